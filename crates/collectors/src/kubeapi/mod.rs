@@ -1,0 +1,280 @@
+//! The kubeapi parser: Kubernetes watch events (`{"type","object"}`) into topology
+//! snapshots and change events. Objects are read into the real Kubernetes types from
+//! `k8s-openapi`; the same parser serves the live watch and replay.
+
+mod config;
+mod kube_event;
+mod meta;
+mod network;
+pub mod pod;
+mod scaling;
+mod storage;
+mod workload;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tapio_domain::{EntityKind, Observation};
+
+use crate::emit::Emitter;
+use crate::recording::Record;
+use crate::ParseError;
+
+pub use kube_event::classify as classify_event_reason;
+pub use pod::PodTracker;
+
+use config::{ConfigTracker, KeyedData};
+use network::PolicyTracker;
+use node::NodeTracker;
+use storage::ClaimTracker;
+use workload::{WorkloadTracker, WorkloadView};
+
+mod node;
+
+#[derive(Deserialize)]
+struct WatchEvent<'a> {
+    #[serde(rename = "type")]
+    type_: &'a str,
+    #[serde(borrow)]
+    object: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct TypeMeta<'a> {
+    #[serde(default, borrow, rename = "apiVersion")]
+    api_version: &'a str,
+    #[serde(default, borrow)]
+    kind: &'a str,
+}
+
+/// Counters of what the parser skipped on purpose.
+#[derive(Debug, Clone, Default)]
+pub struct KubeApiStats {
+    /// Watch BOOKMARK events (resourceVersion markers, no object change).
+    pub bookmarks: u64,
+    /// Watch ERROR events (a Status object from the server).
+    pub watch_errors: u64,
+    /// Objects of kinds Tapio does not model, by kind.
+    pub unknown_kinds: std::collections::BTreeMap<String, u64>,
+}
+
+/// State the kubeapi parser keeps between watch events: the last seen shape of each object,
+/// reduced to what change detection needs.
+#[derive(Debug, Default)]
+pub struct KubeApiParser {
+    pub(crate) pods: PodTracker,
+    workloads: WorkloadTracker,
+    configs: ConfigTracker,
+    nodes: NodeTracker,
+    policies: PolicyTracker,
+    claims: ClaimTracker,
+    stats: KubeApiStats,
+}
+
+fn typed<T: DeserializeOwned>(object: &RawValue, kind: &str) -> Result<T, ParseError> {
+    serde_json::from_str(object.get()).map_err(|e| ParseError::Payload(format!("{kind}: {e}")))
+}
+
+impl KubeApiParser {
+    /// What was skipped so far.
+    pub fn stats(&self) -> &KubeApiStats {
+        &self.stats
+    }
+
+    /// Parses one `kubeapi` record.
+    pub fn parse(&mut self, record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseError> {
+        let watch: WatchEvent<'_> = serde_json::from_str(record.data.get()).map_err(|e| {
+            ParseError::Payload(format!("not a watch event {{\"type\",\"object\"}}: {e}"))
+        })?;
+        let deleted = match watch.type_ {
+            "ADDED" | "MODIFIED" => false,
+            "DELETED" => true,
+            "BOOKMARK" => {
+                self.stats.bookmarks += 1;
+                return Ok(());
+            }
+            "ERROR" => {
+                self.stats.watch_errors += 1;
+                return Ok(());
+            }
+            other => {
+                return Err(ParseError::Payload(format!(
+                    "unknown watch event type {other:?}"
+                )))
+            }
+        };
+        let object = watch.object;
+        let type_meta: TypeMeta<'_> = serde_json::from_str(object.get())
+            .map_err(|e| ParseError::Payload(format!("object without apiVersion/kind: {e}")))?;
+        let mut emit = Emitter::new(record, out);
+        let emit = &mut emit;
+        match (type_meta.kind, type_meta.api_version) {
+            ("Pod", _) => self.pods.observe(&typed(object, "Pod")?, deleted, emit),
+            ("Deployment", _) => {
+                let d: k8s_openapi::api::apps::v1::Deployment = typed(object, "Deployment")?;
+                let spec = d.spec.as_ref();
+                self.workloads.observe(
+                    WorkloadView {
+                        kind: EntityKind::Deployment,
+                        meta: &d.metadata,
+                        selector: spec.map(|s| &s.selector),
+                        template: spec.map(|s| &s.template),
+                        replicas: spec.and_then(|s| s.replicas),
+                        failure: None,
+                    },
+                    deleted,
+                    emit,
+                );
+            }
+            ("ReplicaSet", _) => {
+                let r: k8s_openapi::api::apps::v1::ReplicaSet = typed(object, "ReplicaSet")?;
+                let spec = r.spec.as_ref();
+                self.workloads.observe(
+                    WorkloadView {
+                        kind: EntityKind::ReplicaSet,
+                        meta: &r.metadata,
+                        selector: spec.map(|s| &s.selector),
+                        template: spec.and_then(|s| s.template.as_ref()),
+                        replicas: spec.and_then(|s| s.replicas),
+                        failure: None,
+                    },
+                    deleted,
+                    emit,
+                );
+            }
+            ("StatefulSet", _) => {
+                let s: k8s_openapi::api::apps::v1::StatefulSet = typed(object, "StatefulSet")?;
+                let spec = s.spec.as_ref();
+                self.workloads.observe(
+                    WorkloadView {
+                        kind: EntityKind::StatefulSet,
+                        meta: &s.metadata,
+                        selector: spec.map(|s| &s.selector),
+                        template: spec.map(|s| &s.template),
+                        replicas: spec.and_then(|s| s.replicas),
+                        failure: None,
+                    },
+                    deleted,
+                    emit,
+                );
+            }
+            ("DaemonSet", _) => {
+                let d: k8s_openapi::api::apps::v1::DaemonSet = typed(object, "DaemonSet")?;
+                let spec = d.spec.as_ref();
+                self.workloads.observe(
+                    WorkloadView {
+                        kind: EntityKind::DaemonSet,
+                        meta: &d.metadata,
+                        selector: spec.map(|s| &s.selector),
+                        template: spec.map(|s| &s.template),
+                        replicas: None,
+                        failure: None,
+                    },
+                    deleted,
+                    emit,
+                );
+            }
+            ("Job", _) => {
+                let j: k8s_openapi::api::batch::v1::Job = typed(object, "Job")?;
+                let spec = j.spec.as_ref();
+                let failure = j
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .and_then(|cs| {
+                        cs.iter()
+                            .find(|c| c.type_ == "Failed" && c.status == "True")
+                            .map(|c| {
+                                (
+                                    c.reason.clone().unwrap_or_default(),
+                                    c.message.clone().unwrap_or_default(),
+                                )
+                            })
+                    });
+                self.workloads.observe(
+                    WorkloadView {
+                        kind: EntityKind::Job,
+                        meta: &j.metadata,
+                        selector: spec.and_then(|s| s.selector.as_ref()),
+                        template: spec.map(|s| &s.template),
+                        replicas: None,
+                        failure,
+                    },
+                    deleted,
+                    emit,
+                );
+            }
+            ("CronJob", _) => {
+                let c: k8s_openapi::api::batch::v1::CronJob = typed(object, "CronJob")?;
+                let template = c
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.job_template.spec.as_ref())
+                    .map(|s| &s.template);
+                self.workloads.observe(
+                    WorkloadView {
+                        kind: EntityKind::CronJob,
+                        meta: &c.metadata,
+                        selector: None,
+                        template,
+                        replicas: None,
+                        failure: None,
+                    },
+                    deleted,
+                    emit,
+                );
+            }
+            ("ConfigMap", _) => {
+                let data: KeyedData<'_> = serde_json::from_str(object.get())
+                    .map_err(|e| ParseError::Payload(format!("ConfigMap: {e}")))?;
+                self.configs
+                    .observe(EntityKind::ConfigMap, &data, deleted, emit);
+            }
+            ("Secret", _) => {
+                // Never include serde's message here: it could quote part of a value.
+                let data: KeyedData<'_> = serde_json::from_str(object.get()).map_err(|_| {
+                    ParseError::Payload("Secret: object does not have the Secret shape".to_owned())
+                })?;
+                self.configs
+                    .observe(EntityKind::Secret, &data, deleted, emit);
+            }
+            ("Node", _) => self.nodes.observe(&typed(object, "Node")?, deleted, emit),
+            ("Service", _) => network::observe_service(&typed(object, "Service")?, deleted, emit),
+            ("EndpointSlice", _) => {
+                network::observe_endpoint_slice(&typed(object, "EndpointSlice")?, deleted, emit)
+            }
+            ("NetworkPolicy", _) => {
+                self.policies
+                    .observe(&typed(object, "NetworkPolicy")?, deleted, emit)
+            }
+            ("PersistentVolumeClaim", _) => {
+                self.claims
+                    .observe(&typed(object, "PersistentVolumeClaim")?, deleted, emit)
+            }
+            ("HorizontalPodAutoscaler", "autoscaling/v2") => {
+                scaling::observe_hpa(&typed(object, "HorizontalPodAutoscaler")?, deleted, emit)
+            }
+            ("ResourceQuota", _) => {
+                scaling::observe_quota(&typed(object, "ResourceQuota")?, deleted, emit)
+            }
+            ("Event", "events.k8s.io/v1") => {
+                if !deleted {
+                    kube_event::observe_events_v1(&typed(object, "Event")?, emit)
+                }
+            }
+            ("Event", _) => {
+                if !deleted {
+                    kube_event::observe_core(&typed(object, "Event")?, emit)
+                }
+            }
+            (other, _) => {
+                *self
+                    .stats
+                    .unknown_kinds
+                    .entry(other.to_owned())
+                    .or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+}

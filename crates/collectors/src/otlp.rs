@@ -1,0 +1,341 @@
+//! The OTLP parser: OpenTelemetry export requests in the OTLP/HTTP JSON encoding
+//! (`resourceMetrics`, `resourceSpans`, `resourceLogs`) into metric samples, spans and log
+//! records tied to cluster entities through their resource attributes.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Deserializer};
+use tapio_domain::{EntityKind, EntityRef, LogRecord, MetricSample, Observation, SpanRecord};
+
+use crate::recording::Record;
+use crate::ParseError;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ExportRequest {
+    resource_metrics: Vec<ResourceMetrics>,
+    resource_spans: Vec<ResourceSpans>,
+    resource_logs: Vec<ResourceLogs>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Resource {
+    attributes: Vec<KeyValue>,
+}
+
+#[derive(Deserialize)]
+struct KeyValue {
+    key: String,
+    #[serde(default)]
+    value: AnyValue,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AnyValue {
+    string_value: Option<String>,
+    #[serde(deserialize_with = "opt_i64_lenient")]
+    int_value: Option<i64>,
+    double_value: Option<f64>,
+    bool_value: Option<bool>,
+}
+
+impl AnyValue {
+    fn as_text(&self) -> Option<String> {
+        if let Some(s) = &self.string_value {
+            return Some(s.clone());
+        }
+        if let Some(i) = self.int_value {
+            return Some(i.to_string());
+        }
+        if let Some(d) = self.double_value {
+            return Some(d.to_string());
+        }
+        self.bool_value.map(|b| b.to_string())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ResourceMetrics {
+    resource: Resource,
+    scope_metrics: Vec<ScopeMetrics>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ScopeMetrics {
+    metrics: Vec<Metric>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Metric {
+    name: String,
+    gauge: Option<NumberPoints>,
+    sum: Option<NumberPoints>,
+    histogram: Option<HistogramPoints>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct NumberPoints {
+    data_points: Vec<NumberPoint>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct NumberPoint {
+    attributes: Vec<KeyValue>,
+    #[serde(deserialize_with = "opt_u64_lenient")]
+    time_unix_nano: Option<u64>,
+    as_double: Option<f64>,
+    #[serde(deserialize_with = "opt_i64_lenient")]
+    as_int: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct HistogramPoints {
+    data_points: Vec<HistogramPoint>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct HistogramPoint {
+    attributes: Vec<KeyValue>,
+    #[serde(deserialize_with = "opt_u64_lenient")]
+    time_unix_nano: Option<u64>,
+    #[serde(deserialize_with = "opt_u64_lenient")]
+    count: Option<u64>,
+    sum: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ResourceSpans {
+    resource: Resource,
+    scope_spans: Vec<ScopeSpans>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ScopeSpans {
+    spans: Vec<Span>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Span {
+    trace_id: String,
+    span_id: String,
+    parent_span_id: Option<String>,
+    name: String,
+    #[serde(deserialize_with = "opt_u64_lenient")]
+    start_time_unix_nano: Option<u64>,
+    #[serde(deserialize_with = "opt_u64_lenient")]
+    end_time_unix_nano: Option<u64>,
+    status: Option<Status>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Status {
+    code: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ResourceLogs {
+    resource: Resource,
+    scope_logs: Vec<ScopeLogs>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ScopeLogs {
+    log_records: Vec<LogRecordJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct LogRecordJson {
+    #[serde(deserialize_with = "opt_u64_lenient")]
+    time_unix_nano: Option<u64>,
+    #[serde(deserialize_with = "opt_u64_lenient")]
+    observed_time_unix_nano: Option<u64>,
+    severity_number: Option<serde_json::Value>,
+    body: AnyValue,
+}
+
+/// OTLP JSON writes 64-bit integers as strings; producers also write plain numbers.
+fn opt_u64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Num(u64),
+        Float(f64),
+        Text(String),
+    }
+    Ok(match Option::<Lenient>::deserialize(d)? {
+        None => None,
+        Some(Lenient::Num(n)) => Some(n),
+        Some(Lenient::Float(f)) if f >= 0.0 => Some(f as u64),
+        Some(Lenient::Float(_)) => None,
+        Some(Lenient::Text(s)) => s.parse().ok(),
+    })
+}
+
+fn opt_i64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Num(i64),
+        Text(String),
+    }
+    Ok(match Option::<Lenient>::deserialize(d)? {
+        None => None,
+        Some(Lenient::Num(n)) => Some(n),
+        Some(Lenient::Text(s)) => s.parse().ok(),
+    })
+}
+
+fn nanos(n: Option<u64>, fallback: Timestamp) -> Timestamp {
+    n.and_then(|n| i128::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .and_then(|n| Timestamp::from_nanosecond(n).ok())
+        .unwrap_or(fallback)
+}
+
+/// What the resource attributes say about where telemetry comes from.
+struct Origin {
+    entity: EntityRef,
+    service: Option<String>,
+}
+
+fn origin(resource: &Resource) -> Origin {
+    let get = |key: &str| {
+        resource
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_text())
+    };
+    let namespace = get("k8s.namespace.name").or_else(|| get("service.namespace"));
+    let service = get("service.name");
+    let ns = namespace.as_deref();
+    let entity = if let Some(pod) = get("k8s.pod.name") {
+        EntityRef::new(EntityKind::Pod, ns, &pod).with_uid(get("k8s.pod.uid").as_deref())
+    } else if let Some(d) = get("k8s.deployment.name") {
+        EntityRef::new(EntityKind::Deployment, ns, &d)
+    } else if let Some(s) = get("k8s.statefulset.name") {
+        EntityRef::new(EntityKind::StatefulSet, ns, &s)
+    } else if let Some(s) = &service {
+        EntityRef::new(EntityKind::Service, ns, s)
+    } else if let Some(n) = get("k8s.node.name").or_else(|| get("host.name")) {
+        EntityRef::new(EntityKind::Node, None, &n)
+    } else {
+        EntityRef::new(EntityKind::Service, ns, "unknown_service")
+    };
+    Origin { entity, service }
+}
+
+fn attributes(kvs: &[KeyValue]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = kvs
+        .iter()
+        .filter_map(|kv| Some((kv.key.clone(), kv.value.as_text()?)))
+        .collect();
+    out.sort();
+    out
+}
+
+fn status_is_error(status: &Option<Status>) -> Option<bool> {
+    let code = status.as_ref()?.code.as_ref()?;
+    Some(match code {
+        serde_json::Value::Number(n) => n.as_i64() == Some(2),
+        serde_json::Value::String(s) => s == "STATUS_CODE_ERROR",
+        _ => false,
+    })
+}
+
+/// Parses one `otlp` record.
+pub fn parse(record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseError> {
+    let req: ExportRequest = serde_json::from_str(record.data.get())
+        .map_err(|e| ParseError::Payload(format!("not an OTLP/JSON export request: {e}")))?;
+    for rm in req.resource_metrics {
+        let o = origin(&rm.resource);
+        for m in rm.scope_metrics.into_iter().flat_map(|s| s.metrics) {
+            let points = m.gauge.into_iter().chain(m.sum).flat_map(|p| p.data_points);
+            for p in points {
+                let Some(value) = p.as_double.or(p.as_int.map(|i| i as f64)) else {
+                    continue;
+                };
+                if !value.is_finite() {
+                    continue;
+                }
+                out.push(Observation::Metric(MetricSample {
+                    at: nanos(p.time_unix_nano, record.ts),
+                    entity: o.entity.clone(),
+                    service: o.service.clone(),
+                    name: m.name.clone(),
+                    value,
+                    attributes: attributes(&p.attributes),
+                }));
+            }
+            for p in m.histogram.into_iter().flat_map(|h| h.data_points) {
+                let (Some(count), Some(sum)) = (p.count, p.sum) else {
+                    continue;
+                };
+                if count == 0 || !sum.is_finite() {
+                    continue;
+                }
+                out.push(Observation::Metric(MetricSample {
+                    at: nanos(p.time_unix_nano, record.ts),
+                    entity: o.entity.clone(),
+                    service: o.service.clone(),
+                    name: format!("{}.mean", m.name),
+                    value: sum / count as f64,
+                    attributes: attributes(&p.attributes),
+                }));
+            }
+        }
+    }
+    for rs in req.resource_spans {
+        let o = origin(&rs.resource);
+        let service = o.service.clone().unwrap_or_else(|| o.entity.name.clone());
+        let pod = (o.entity.kind == EntityKind::Pod).then(|| o.entity.clone());
+        for s in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
+            let start = nanos(s.start_time_unix_nano, record.ts);
+            let end = nanos(s.end_time_unix_nano, start);
+            out.push(Observation::Span(SpanRecord {
+                error: status_is_error(&s.status),
+                trace_id: s.trace_id,
+                span_id: s.span_id,
+                parent_span_id: s.parent_span_id.filter(|p| !p.is_empty()),
+                service: service.clone(),
+                pod: pod.clone(),
+                name: s.name,
+                start,
+                end,
+            }));
+        }
+    }
+    for rl in req.resource_logs {
+        let o = origin(&rl.resource);
+        for l in rl.scope_logs.into_iter().flat_map(|s| s.log_records) {
+            let at = nanos(l.time_unix_nano.or(l.observed_time_unix_nano), record.ts);
+            let severity_number = l.severity_number.as_ref().and_then(|v| match v {
+                serde_json::Value::Number(n) => n.as_i64().map(|n| n as i32),
+                _ => None,
+            });
+            out.push(Observation::Log(LogRecord {
+                at,
+                entity: o.entity.clone(),
+                service: o.service.clone(),
+                severity_number,
+                body: l.body.as_text().unwrap_or_default(),
+            }));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! Telemetry samples (metrics, spans, logs) tied to cluster entities. The engine turns
+//! their deviations into events on the same timeline as everything else.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::entity::EntityRef;
+
+/// One metric data point about one entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSample {
+    pub at: Timestamp,
+    /// The pod, node or workload the point describes.
+    pub entity: EntityRef,
+    /// The service the entity belongs to (`service.name`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub name: String,
+    pub value: f64,
+    /// Point attributes that distinguish series of one metric (sorted by key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<(String, String)>,
+}
+
+/// One finished span of a distributed trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanRecord {
+    pub trace_id: String,
+    pub span_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
+    /// The service that emitted it (`service.name`).
+    pub service: String,
+    /// The pod that emitted it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<EntityRef>,
+    pub name: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// `Some(true)` when the span status is ERROR; `None` when the span has no status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<bool>,
+}
+
+impl SpanRecord {
+    /// Duration in seconds (zero when the clock went backwards).
+    pub fn duration_secs(&self) -> f64 {
+        let d = self.end.duration_since(self.start).as_secs_f64();
+        d.max(0.0)
+    }
+}
+
+/// One log record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    pub at: Timestamp,
+    pub entity: EntityRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// OTLP severity number (1-24), when the record has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_number: Option<i32>,
+    pub body: String,
+}

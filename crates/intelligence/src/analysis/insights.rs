@@ -1,0 +1,456 @@
+//! From incidents to insights: the best chain per incident, its root cause and
+//! confidence, the evidence behind every step, alternatives, and next steps.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use tapio_domain::{
+    Alternative, ChainStep, EntityKey, EntityKind, EntityName, Event, EventId, EventKind, Insight,
+    RootCause, RootCauseKind, Symptom,
+};
+
+use super::incidents::Incident;
+use super::recommend::recommend;
+use super::roots::{root_of, RootClass};
+use crate::anomaly::SeriesStore;
+use crate::correlation::{CausalStep, ChainSearch, Timeline};
+use crate::topology::Topology;
+
+/// Symptoms whose chains are tried per incident (the latest of each kind).
+const SYMPTOMS_TRIED: usize = 6;
+/// Evidence ids listed per chain step.
+const EVIDENCE_PER_STEP: usize = 20;
+/// Metric name of container memory limits published by the kubeapi parser.
+const MEMORY_LIMIT_METRIC: &str = "kube_pod_container_resource_limits_memory_bytes";
+
+/// What the analysis reads.
+pub struct Analysis<'a> {
+    pub timeline: &'a Timeline,
+    pub topology: &'a Topology,
+    pub series: &'a SeriesStore,
+}
+
+/// A scored chain, root first, trimmed to start at a root-capable event.
+struct Scored {
+    steps: Vec<CausalStep>,
+    root: RootClass,
+    score: f64,
+    confidence: f64,
+}
+
+fn score_chain(timeline: &Timeline, chain: &[CausalStep]) -> Option<Scored> {
+    let start = chain
+        .iter()
+        .position(|s| root_of(timeline.get(s.event)).is_some())?;
+    let steps = chain[start..].to_vec();
+    let root = root_of(timeline.get(steps[0].event))?;
+    let links: Vec<f64> = steps[..steps.len() - 1]
+        .iter()
+        .map(|s| s.strength)
+        .collect();
+    let mean_strength = if links.is_empty() {
+        1.0
+    } else {
+        (links.iter().map(|s| s.ln()).sum::<f64>() / links.len() as f64).exp()
+    };
+    let confidence = (root.weight * mean_strength).clamp(0.05, 0.97);
+    // Longer explanations are preferred when their links are as strong.
+    let score = confidence * (1.0 + 0.06 * links.len() as f64);
+    Some(Scored {
+        steps,
+        root,
+        score,
+        confidence,
+    })
+}
+
+fn slug(kind: RootCauseKind) -> String {
+    let name = format!("{kind:?}");
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+fn symptom_label(e: &Event) -> String {
+    match &e.kind {
+        EventKind::ContainerWaiting { reason, .. } => reason.clone(),
+        EventKind::ContainerTerminated {
+            reason, exit_code, ..
+        } => format!("{reason} (exit {exit_code})"),
+        EventKind::PodEvicted { .. } => "Evicted".to_owned(),
+        EventKind::SchedulingFailed { .. } => "FailedScheduling".to_owned(),
+        EventKind::CreateFailed { .. } => "FailedCreate".to_owned(),
+        EventKind::SandboxFailed { .. } => "FailedCreatePodSandBox".to_owned(),
+        EventKind::JobFailed { reason, .. } => reason.clone(),
+        EventKind::NodeConditionChanged {
+            condition, status, ..
+        } => format!("{condition}={status}"),
+        EventKind::ProbeFailed { probe, .. } => format!("{probe:?} probe failures"),
+        other => other.name().to_owned(),
+    }
+}
+
+fn step_label(e: &Event) -> String {
+    match &e.kind {
+        EventKind::MetricAnomaly { metric, .. } => format!("MetricAnomaly({metric})"),
+        EventKind::ContainerWaiting { .. }
+        | EventKind::ContainerTerminated { .. }
+        | EventKind::PodEvicted { .. }
+        | EventKind::SchedulingFailed { .. }
+        | EventKind::NodeConditionChanged { .. } => symptom_label(e),
+        other => {
+            let n = other.name();
+            n.split('_').map(capitalise).collect()
+        }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn short_ago(from: Timestamp, to: Timestamp) -> String {
+    let secs = to.duration_since(from).as_secs().max(0);
+    if secs >= 3600 {
+        format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
+    } else if secs >= 60 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+impl Analysis<'_> {
+    fn search(&self) -> ChainSearch<'_> {
+        ChainSearch {
+            timeline: self.timeline,
+            topology: self.topology,
+        }
+    }
+
+    /// The symptoms to try: the latest of each distinct label, most recent first.
+    fn symptoms_to_try(&self, incident: &Incident) -> Vec<usize> {
+        let mut latest: BTreeMap<String, usize> = BTreeMap::new();
+        for &i in &incident.symptoms {
+            latest.insert(symptom_label(self.timeline.get(i)), i);
+        }
+        let mut v: Vec<usize> = latest.into_values().collect();
+        v.sort_by_key(|&i| std::cmp::Reverse((self.timeline.get(i).at, i)));
+        v.truncate(SYMPTOMS_TRIED);
+        v
+    }
+
+    /// Ids of events like `e` (same kind and label) on other entities of the incident.
+    fn evidence_for(
+        &self,
+        e: &Event,
+        incident: &Incident,
+        around: (Timestamp, Timestamp),
+    ) -> Vec<EventId> {
+        let mut ids = vec![e.id];
+        let label = step_label(e);
+        for key in &incident.affected {
+            if *key == e.entity.key() {
+                continue;
+            }
+            for i in self.timeline.of_entity(key, around.0, around.1) {
+                let other = self.timeline.get(i);
+                if other.kind.name() == e.kind.name()
+                    && step_label(other) == label
+                    && ids.len() < EVIDENCE_PER_STEP
+                {
+                    ids.push(other.id);
+                }
+            }
+        }
+        ids
+    }
+
+    fn memory_limit(&self, pod: &EntityKey, container: Option<&str>) -> Option<f64> {
+        self.series
+            .of(pod, MEMORY_LIMIT_METRIC)
+            .into_iter()
+            .filter(|(k, _)| {
+                container
+                    .is_none_or(|c| k.attributes.iter().any(|(a, v)| a == "container" && v == c))
+            })
+            .find_map(|(_, pts)| pts.back().map(|p| p.1))
+    }
+
+    fn root_cause(&self, e: &Event, kind: RootCauseKind, subject: &EntityKey) -> RootCause {
+        let key = e.entity.key();
+        let workload = if key.kind.is_workload() {
+            Some(key.clone())
+        } else if key.kind == EntityKind::Pod {
+            self.topology.workload_of(&key, e.at)
+        } else {
+            subject.kind.is_workload().then(|| subject.clone())
+        };
+        let service = match key.kind {
+            EntityKind::Pod | EntityKind::Service => self.topology.service_name(&key, e.at),
+            _ => workload.as_ref().and_then(|w| {
+                self.topology
+                    .pods_of(w, e.at)
+                    .first()
+                    .and_then(|p| self.topology.service_name(p, e.at))
+            }),
+        };
+        RootCause {
+            kind,
+            entity: EntityName::from(&e.entity),
+            workload: workload.map(|w| format!("{}/{}", w.kind, w.name)),
+            service,
+            at: e.at,
+        }
+    }
+
+    /// Explains one incident, or `None` if no chain could be scored.
+    fn explain(&self, incident: &Incident) -> Option<Insight> {
+        let search = self.search();
+        let mut scored: Vec<Scored> = self
+            .symptoms_to_try(incident)
+            .into_iter()
+            .flat_map(|s| search.chains(s))
+            .filter_map(|c| score_chain(self.timeline, &c))
+            .collect();
+        scored.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.steps.len().cmp(&b.steps.len()).reverse())
+                .then_with(|| a.steps[0].event.cmp(&b.steps[0].event))
+        });
+        let best = scored.first()?;
+        let root_event = self.timeline.get(best.steps[0].event);
+        let symptom_event = self.timeline.get(best.steps.last()?.event);
+        let first = incident
+            .symptoms
+            .first()
+            .map(|&i| self.timeline.get(i).at)
+            .unwrap_or(symptom_event.at);
+        let last = incident
+            .symptoms
+            .last()
+            .map(|&i| self.timeline.get(i).at)
+            .unwrap_or(symptom_event.at);
+        let around = (root_event.at, last);
+
+        let chain: Vec<ChainStep> = best
+            .steps
+            .iter()
+            .map(|s| {
+                let e = self.timeline.get(s.event);
+                ChainStep {
+                    kind: step_label(e),
+                    entity: EntityName::from(&e.entity),
+                    at: e.at,
+                    evidence: self.evidence_for(e, incident, around),
+                    why: s.why.clone(),
+                }
+            })
+            .collect();
+
+        let root_cause = self.root_cause(root_event, best.root.kind, &incident.subject);
+        let oom_step = best
+            .steps
+            .iter()
+            .map(|s| self.timeline.get(s.event))
+            .find(|e| e.kind.is_oom());
+        let container = best
+            .steps
+            .iter()
+            .find_map(|s| match &self.timeline.get(s.event).kind {
+                EventKind::ContainerTerminated { container, .. }
+                | EventKind::ContainerWaiting { container, .. }
+                    if !container.is_empty() =>
+                {
+                    Some(container.clone())
+                }
+                _ => None,
+            });
+        let oom_limit =
+            oom_step.and_then(|e| self.memory_limit(&e.entity.key(), container.as_deref()));
+        let workload_key = if incident.subject.kind.is_workload() {
+            Some(&incident.subject)
+        } else {
+            None
+        };
+
+        let mut alternatives: Vec<Alternative> = Vec::new();
+        for alt in scored.iter().skip(1) {
+            let e = self.timeline.get(alt.steps[0].event);
+            if e.id == root_event.id
+                || alternatives.iter().any(|a| {
+                    a.root_cause.entity == EntityName::from(&e.entity)
+                        && a.root_cause.kind == alt.root.kind
+                })
+            {
+                continue;
+            }
+            if alt.root.kind == best.root.kind && e.entity == root_event.entity {
+                continue;
+            }
+            let why_not = if alt.steps.len() < best.steps.len() {
+                format!(
+                    "explains less: {} of {} steps of the chosen chain, with weaker links",
+                    alt.steps.len(),
+                    best.steps.len()
+                )
+            } else {
+                format!(
+                    "weaker evidence: {:.2} against {:.2} for the chosen cause",
+                    alt.confidence, best.confidence
+                )
+            };
+            alternatives.push(Alternative {
+                root_cause: self.root_cause(e, alt.root.kind, &incident.subject),
+                confidence: round2(alt.confidence.min(best.confidence * 0.95)),
+                why_not,
+            });
+            if alternatives.len() >= 3 {
+                break;
+            }
+        }
+
+        let mut oom_note = String::new();
+        if let (Some(_), Some(limit)) = (oom_step, oom_limit) {
+            oom_note = format!(
+                " (OOMKilled at its {:.0}Mi limit)",
+                limit / (1024.0 * 1024.0)
+            );
+        }
+        let subject_text = EntityName::from(&incident.subject.to_ref()).to_string();
+        let summary = format!(
+            "{} {} {} before {} went into {}{}; {} affected",
+            EntityName::from(&root_event.entity),
+            root_phrase(root_event),
+            short_ago(root_event.at, first),
+            subject_text,
+            symptom_label(symptom_event),
+            oom_note,
+            plural(incident.affected.len(), "entity", "entities"),
+        );
+        let symptom_kind = if oom_step.is_some() {
+            "oom".to_owned()
+        } else {
+            slug_label(&symptom_label(symptom_event))
+        };
+        let pattern = format!("{}-{}", slug(best.root.kind), symptom_kind);
+        let id = {
+            let mut h = blake3::Hasher::new();
+            h.update(pattern.as_bytes());
+            h.update(&root_event.id.0.to_be_bytes());
+            h.update(subject_text.as_bytes());
+            format!("in-{}", &h.finalize().to_hex()[..16])
+        };
+        Some(Insight {
+            id,
+            pattern,
+            confidence: round2(best.confidence),
+            summary,
+            root_cause,
+            symptom: Symptom {
+                kind: symptom_label(symptom_event),
+                entity: EntityName::from(&symptom_event.entity),
+                at: symptom_event.at,
+            },
+            chain,
+            alternatives,
+            recommendations: recommend(
+                best.root.kind,
+                root_event,
+                workload_key,
+                container.as_deref(),
+                oom_limit,
+            ),
+            affected: incident
+                .affected
+                .iter()
+                .map(|k| EntityName::from(&k.to_ref()))
+                .collect(),
+        })
+    }
+}
+
+fn root_phrase(e: &Event) -> String {
+    match &e.kind {
+        EventKind::ConfigChanged { keys } | EventKind::SecretChanged { keys } => {
+            format!("changed ({})", keys.join(", "))
+        }
+        EventKind::ImageChanged { to, .. } => format!("changed its image to {to}"),
+        EventKind::ResourcesChanged { change, .. } => format!("changed resources ({change})"),
+        EventKind::MetricAnomaly { metric, .. } => format!("showed {metric} growing"),
+        EventKind::ContainerTerminated { reason, .. } => format!("terminated ({reason})"),
+        EventKind::ContainerWaiting { reason, .. } => format!("was stuck in {reason}"),
+        other => other.name().replace('_', " "),
+    }
+}
+
+fn slug_label(label: &str) -> String {
+    let l = label.to_ascii_lowercase();
+    if l.contains("crashloop") {
+        "crashloop".to_owned()
+    } else if l.contains("image") || l.contains("pull") {
+        "image-pull".to_owned()
+    } else {
+        l.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .split('-')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Explains every incident; incidents with the same root event are merged into one
+/// insight (a cascade), best first.
+pub fn explain_incidents(analysis: &Analysis<'_>, incidents: &[Incident]) -> Vec<Insight> {
+    let mut by_root: BTreeMap<String, Insight> = BTreeMap::new();
+    for incident in incidents {
+        let Some(insight) = analysis.explain(incident) else {
+            continue;
+        };
+        let root_key = format!(
+            "{:?}|{}|{}",
+            insight.root_cause.kind, insight.root_cause.entity, insight.root_cause.at
+        );
+        match by_root.get_mut(&root_key) {
+            Some(existing) => {
+                for a in insight.affected {
+                    if !existing.affected.contains(&a) {
+                        existing.affected.push(a);
+                    }
+                }
+                existing.affected.sort();
+                existing.confidence = existing.confidence.max(insight.confidence);
+            }
+            None => {
+                by_root.insert(root_key, insight);
+            }
+        }
+    }
+    let mut out: Vec<Insight> = by_root.into_values().collect();
+    out.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| b.root_cause.at.cmp(&a.root_cause.at))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out
+}

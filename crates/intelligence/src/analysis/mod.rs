@@ -1,0 +1,12 @@
+//! The analysis engine: groups symptoms into incidents per workload, picks the best
+//! causal chain for each, names its root cause with a confidence, lists the alternatives
+//! it ranked lower and what to do about it.
+
+mod incidents;
+mod insights;
+mod recommend;
+mod roots;
+
+pub use incidents::{find_incidents, Incident};
+pub use insights::{explain_incidents, Analysis};
+pub use roots::{root_of, RootClass};

@@ -1,0 +1,95 @@
+//! Bounded metric series keyed by entity, metric name and point attributes.
+
+use std::collections::{HashMap, VecDeque};
+
+use jiff::Timestamp;
+use tapio_domain::{EntityKey, MetricSample};
+
+/// Identity of one series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub entity: EntityKey,
+    pub metric: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Keeps the most recent points of every series; the oldest points leave first.
+#[derive(Debug)]
+pub struct SeriesStore {
+    series: HashMap<SeriesKey, VecDeque<(Timestamp, f64)>>,
+    max_points: usize,
+    /// Points dropped because a series was full (memory bound), counted.
+    pub evicted_points: u64,
+}
+
+impl Default for SeriesStore {
+    fn default() -> Self {
+        Self::new(720)
+    }
+}
+
+impl SeriesStore {
+    /// A store keeping at most `max_points` per series.
+    pub fn new(max_points: usize) -> Self {
+        Self {
+            series: HashMap::new(),
+            max_points: max_points.max(8),
+            evicted_points: 0,
+        }
+    }
+
+    /// Adds one sample.
+    pub fn push(&mut self, sample: &MetricSample) {
+        let key = SeriesKey {
+            entity: sample.entity.key(),
+            metric: sample.name.clone(),
+            attributes: sample.attributes.clone(),
+        };
+        let points = self.series.entry(key).or_default();
+        // Points arrive in event-time order from the reader; keep it sorted if not.
+        let pos = points
+            .iter()
+            .rposition(|(t, _)| *t <= sample.at)
+            .map_or(0, |p| p + 1);
+        points.insert(pos, (sample.at, sample.value));
+        if points.len() > self.max_points {
+            points.pop_front();
+            self.evicted_points += 1;
+        }
+    }
+
+    /// Every series.
+    pub fn iter(&self) -> impl Iterator<Item = (&SeriesKey, &VecDeque<(Timestamp, f64)>)> {
+        self.series.iter()
+    }
+
+    /// One series, if known.
+    pub fn get(&self, key: &SeriesKey) -> Option<&VecDeque<(Timestamp, f64)>> {
+        self.series.get(key)
+    }
+
+    /// Series of one entity and metric, any attributes.
+    pub fn of(
+        &self,
+        entity: &EntityKey,
+        metric: &str,
+    ) -> Vec<(&SeriesKey, &VecDeque<(Timestamp, f64)>)> {
+        let mut v: Vec<_> = self
+            .series
+            .iter()
+            .filter(|(k, _)| &k.entity == entity && k.metric == metric)
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Whether there is no series.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+}

@@ -1,0 +1,118 @@
+//! How a cause must relate to its effect in the topology for a rule to apply, and where
+//! to look for candidate causes of an effect.
+
+use jiff::Timestamp;
+use tapio_domain::{EntityKey, EntityKind, Event, RelationKind};
+
+use crate::topology::Topology;
+
+/// The topological relation a rule requires between cause and effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Same entity (same pod, same node, same workload).
+    SameEntity,
+    /// The cause's ConfigMap or Secret is used by the effect's pod.
+    ConfigUsedByPod,
+    /// The cause's workload controls the effect's pod (directly or through a ReplicaSet).
+    WorkloadOwnsPod,
+    /// The cause's pod is controlled by the effect's workload (pod failures fail a Job).
+    PodOfWorkload,
+    /// The cause's ConfigMap or Secret is used by pods of the effect's workload.
+    ConfigUsedByWorkload,
+    /// The cause's node runs the effect's pod.
+    NodeRunsPod,
+    /// The cause's pod runs on the effect's node (a noisy neighbour).
+    PodOnNode,
+    /// The cause happened on the effect's node (host units, kernel).
+    SameNode,
+    /// The cause's NetworkPolicy selects the effect's pod.
+    PolicySelectsPod,
+}
+
+impl Link {
+    /// Entities whose events may be causes of `effect` under this link.
+    pub fn candidate_entities(self, effect: &Event, topo: &Topology) -> Vec<EntityKey> {
+        let at = effect.at;
+        let key = effect.entity.key();
+        match self {
+            Self::SameEntity => vec![key],
+            Self::ConfigUsedByPod => {
+                let mut v = topo.related(&key, RelationKind::MountsConfig, at);
+                v.extend(topo.related(&key, RelationKind::ReadsEnvFrom, at));
+                v.sort();
+                v.dedup();
+                v
+            }
+            Self::WorkloadOwnsPod => topo.owner_chain(&key, at),
+            Self::PodOfWorkload => topo.pods_of(&key, at),
+            Self::ConfigUsedByWorkload => {
+                let mut v: Vec<EntityKey> = topo
+                    .pods_of(&key, at)
+                    .iter()
+                    .flat_map(|pod| {
+                        let mut c = topo.related(pod, RelationKind::MountsConfig, at);
+                        c.extend(topo.related(pod, RelationKind::ReadsEnvFrom, at));
+                        c
+                    })
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            }
+            Self::NodeRunsPod => topo.node_of(&key, at).into_iter().collect(),
+            Self::PodOnNode => {
+                if key.kind == EntityKind::Node {
+                    topo.sources_of(&key, RelationKind::RunsOn, at)
+                } else {
+                    Vec::new()
+                }
+            }
+            // Found through the timeline's node index instead.
+            Self::SameNode => Vec::new(),
+            Self::PolicySelectsPod => {
+                topo.selecting(key.namespace.as_deref(), EntityKind::NetworkPolicy)
+            }
+        }
+    }
+
+    /// Whether `cause` and `effect` are related as this link requires.
+    pub fn holds(self, cause: &Event, effect: &Event, topo: &Topology) -> bool {
+        let at = effect.at;
+        let ck = cause.entity.key();
+        let ek = effect.entity.key();
+        match self {
+            Self::SameEntity => ck == ek,
+            Self::ConfigUsedByPod => {
+                topo.uses_config(&ek, &ck, at) || topo.uses_config(&ek, &ck, cause.at)
+            }
+            Self::WorkloadOwnsPod => ck != ek && topo.is_owned_by(&ek, &ck, at),
+            Self::PodOfWorkload => ck != ek && topo.is_owned_by(&ck, &ek, cause.at),
+            Self::ConfigUsedByWorkload => topo
+                .pods_of(&ek, at)
+                .iter()
+                .chain(topo.pods_of(&ek, cause.at).iter())
+                .any(|pod| topo.uses_config(pod, &ck, cause.at)),
+            Self::NodeRunsPod => topo.node_of(&ek, at).as_ref() == Some(&ck),
+            Self::PodOnNode => topo.node_of(&ck, cause.at).as_ref() == Some(&ek),
+            Self::SameNode => cause.node.is_some() && cause.node == effect.node,
+            Self::PolicySelectsPod => {
+                ck.kind == EntityKind::NetworkPolicy
+                    && ck.namespace == ek.namespace
+                    && policy_selects(topo, &ck, &ek, cause.at.max(at))
+            }
+        }
+    }
+}
+
+fn policy_selects(topo: &Topology, policy: &EntityKey, pod: &EntityKey, at: Timestamp) -> bool {
+    let Some(sel) = topo
+        .version_at(policy, at)
+        .and_then(|v| v.selector.as_ref())
+    else {
+        return false;
+    };
+    let Some(pod_v) = topo.version_at(pod, at) else {
+        return false;
+    };
+    sel.iter().all(|(k, v)| pod_v.labels.get(k) == Some(v))
+}

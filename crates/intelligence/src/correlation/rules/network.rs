@@ -1,0 +1,33 @@
+//! Network: a NetworkPolicy that newly selects pods cuts their traffic, and probes or
+//! connections fail.
+
+use tapio_domain::{Event, EventKind};
+
+use super::{minutes, CausalRule};
+use crate::correlation::link::Link;
+
+fn is_policy_change(e: &Event) -> bool {
+    matches!(e.kind, EventKind::PolicyChanged { .. })
+}
+
+fn is_connectivity_failure(e: &Event) -> bool {
+    matches!(
+        e.kind,
+        EventKind::ProbeFailed { .. } | EventKind::TcpConnectFailed { .. }
+    )
+}
+
+pub(super) const RULES: &[CausalRule] = &[CausalRule {
+    name: "network-policy-blocks-traffic",
+    cause: is_policy_change,
+    effect: is_connectivity_failure,
+    link: Link::PolicySelectsPod,
+    max_delay: minutes(15),
+    prior: 0.8,
+    why: |c, _| {
+        format!(
+            "NetworkPolicy {} now selects this pod and does not allow the traffic",
+            c.entity.name
+        )
+    },
+}];

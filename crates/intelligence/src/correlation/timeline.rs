@@ -1,0 +1,116 @@
+//! Events by entity, in event-time order, with a bounded retention horizon.
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+use tapio_domain::{EntityKey, Event, EventKind, Severity};
+
+/// Every retained event, indexed by entity and by node.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    events: Vec<Event>,
+    by_entity: HashMap<EntityKey, Vec<usize>>,
+    by_node: HashMap<String, Vec<usize>>,
+    sorted: bool,
+    /// Informational events not kept (no rule reads them).
+    pub skipped_info: u64,
+}
+
+impl Timeline {
+    /// Adds an event. Plain informational Kubernetes events (Scheduled, Pulled...) are
+    /// counted and dropped: no rule reads them.
+    pub fn push(&mut self, event: Event) {
+        if matches!(event.kind, EventKind::Other { .. }) && event.severity == Severity::Info {
+            self.skipped_info += 1;
+            return;
+        }
+        let idx = self.events.len();
+        self.by_entity
+            .entry(event.entity.key())
+            .or_default()
+            .push(idx);
+        if let Some(node) = &event.node {
+            self.by_node.entry(node.clone()).or_default().push(idx);
+        }
+        self.events.push(event);
+        self.sorted = false;
+    }
+
+    /// Sorts the indexes by event time; call before querying after pushes.
+    pub fn seal(&mut self) {
+        if self.sorted {
+            return;
+        }
+        let events = &self.events;
+        let key = |i: &usize| (events[*i].at, *i);
+        for list in self.by_entity.values_mut().chain(self.by_node.values_mut()) {
+            list.sort_by_key(key);
+        }
+        self.sorted = true;
+    }
+
+    /// Number of retained events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether no event is retained.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// All retained events, in arrival order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// One event by index.
+    pub fn get(&self, idx: usize) -> &Event {
+        &self.events[idx]
+    }
+
+    /// Indexes of `entity`'s events with `from <= at <= to`.
+    pub fn of_entity(&self, entity: &EntityKey, from: Timestamp, to: Timestamp) -> Vec<usize> {
+        self.window(self.by_entity.get(entity), from, to)
+    }
+
+    /// Indexes of events that happened on `node` with `from <= at <= to`.
+    pub fn on_node(&self, node: &str, from: Timestamp, to: Timestamp) -> Vec<usize> {
+        self.window(self.by_node.get(node), from, to)
+    }
+
+    fn window(&self, list: Option<&Vec<usize>>, from: Timestamp, to: Timestamp) -> Vec<usize> {
+        let Some(list) = list else { return Vec::new() };
+        let start = list.partition_point(|&i| self.events[i].at < from);
+        list[start..]
+            .iter()
+            .copied()
+            .take_while(|&i| self.events[i].at <= to)
+            .collect()
+    }
+
+    /// Time span of retained events.
+    pub fn span(&self) -> Option<(Timestamp, Timestamp)> {
+        let first = self.events.iter().map(|e| e.at).min()?;
+        let last = self.events.iter().map(|e| e.at).max()?;
+        Some((first, last))
+    }
+
+    /// Drops events older than `horizon` before `now` (memory bound for long runs).
+    pub fn evict_before(&mut self, now: Timestamp, horizon: SignedDuration) {
+        let cutoff = now - horizon;
+        if self.events.iter().all(|e| e.at >= cutoff) {
+            return;
+        }
+        let kept: Vec<Event> = std::mem::take(&mut self.events)
+            .into_iter()
+            .filter(|e| e.at >= cutoff)
+            .collect();
+        self.by_entity.clear();
+        self.by_node.clear();
+        for e in kept {
+            self.push(e);
+        }
+        self.seal();
+    }
+}

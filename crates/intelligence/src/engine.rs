@@ -1,0 +1,133 @@
+//! The engine facade: observations in, insights out. The same code runs in one process
+//! (`tapio analyze`, `tapio run`) and behind the bus in `correlation-service`.
+
+use tapio_domain::{
+    EntityKind, Event, EventId, EventKind, Insight, Observation, RawRef, Severity, Source,
+};
+
+use crate::analysis::{explain_incidents, find_incidents, Analysis};
+use crate::anomaly::{
+    detect_growth_runs, detect_onset, GrowthParams, Onset, OnsetParams, SeriesStore,
+};
+use crate::correlation::Timeline;
+use crate::topology::Topology;
+
+/// Metrics that describe configuration, not behaviour: never anomalies.
+fn is_static_metric(name: &str) -> bool {
+    name.contains("limit") || name.contains("request") || name.ends_with(".max")
+}
+
+/// Counts of what the engine holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineStats {
+    pub events: u64,
+    pub entities: u64,
+    pub metric_series: u64,
+    pub spans: u64,
+    pub logs: u64,
+}
+
+/// Correlation and analysis over everything ingested so far.
+#[derive(Debug, Default)]
+pub struct Engine {
+    topology: Topology,
+    timeline: Timeline,
+    series: SeriesStore,
+    events_in: u64,
+    spans_in: u64,
+    logs_in: u64,
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one observation.
+    pub fn ingest(&mut self, observation: Observation) {
+        match observation {
+            Observation::Event(mut e) => {
+                self.events_in += 1;
+                e.entity = self.topology.resolve(&e.entity);
+                self.timeline.push(e);
+            }
+            Observation::Entity(snap) => self.topology.apply(&snap),
+            Observation::EntityGone { at, entity } => self.topology.remove(&entity, at),
+            Observation::Metric(m) => self.series.push(&m),
+            Observation::Span(_) => self.spans_in += 1,
+            Observation::Log(_) => self.logs_in += 1,
+        }
+    }
+
+    /// What the engine holds.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            events: self.events_in,
+            entities: self.topology.len() as u64,
+            metric_series: self.series.len() as u64,
+            spans: self.spans_in,
+            logs: self.logs_in,
+        }
+    }
+
+    /// The topology as built so far.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Turns metric departures from baseline into events on the timeline.
+    fn derive_metric_anomalies(&mut self) {
+        let mut derived = Vec::new();
+        for (key, points) in self.series.iter() {
+            if key.entity.kind != EntityKind::Pod || is_static_metric(&key.metric) {
+                continue;
+            }
+            let points: Vec<_> = points.iter().copied().collect();
+            let mut onsets: Vec<Onset> = detect_growth_runs(&points, GrowthParams::default());
+            if let Some(level) = detect_onset(&points, true, OnsetParams::default()) {
+                if onsets.iter().all(|o| o.at != level.at) {
+                    onsets.push(level);
+                }
+            }
+            for onset in onsets {
+                let series_id = format!(
+                    "{}|{}|{:?}|{}",
+                    key.entity, key.metric, key.attributes, onset.at
+                );
+                derived.push(Event {
+                    id: EventId::derive(Source::Engine, series_id.as_bytes(), "onset"),
+                    at: onset.at,
+                    source: Source::Engine,
+                    kind: EventKind::MetricAnomaly {
+                        metric: key.metric.clone(),
+                        score: onset.score,
+                        baseline: onset.baseline,
+                        observed: onset.peak,
+                    },
+                    severity: Severity::Warning,
+                    entity: key.entity.to_ref(),
+                    node: None,
+                    raw: RawRef::default(),
+                });
+            }
+        }
+        derived.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+        for e in derived {
+            self.timeline.push(e);
+        }
+    }
+
+    /// Correlates and explains everything ingested so far, best insight first.
+    pub fn analyze(&mut self) -> Vec<Insight> {
+        self.derive_metric_anomalies();
+        self.timeline.seal();
+        let incidents = find_incidents(&self.timeline, &self.topology);
+        let analysis = Analysis {
+            timeline: &self.timeline,
+            topology: &self.topology,
+            series: &self.series,
+        };
+        explain_incidents(&analysis, &incidents)
+    }
+}

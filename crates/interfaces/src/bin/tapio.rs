@@ -1,0 +1,108 @@
+//! `tapio`: explain why something broke in a Kubernetes cluster.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use tapio_collectors::recording::{open_input, ReaderOptions};
+use tapio_interfaces::{config, pipeline, render};
+
+/// Most rejected lines printed one by one; the rest are counted in the summary.
+const ERRORS_PRINTED: u64 = 20;
+
+#[derive(Parser)]
+#[command(
+    name = "tapio",
+    version,
+    about = "Explain why something broke in a Kubernetes cluster: root cause, evidence chain, confidence, next steps.",
+    long_about = None
+)]
+struct Cli {
+    /// Configuration file (collectors, buffer size, pipeline endpoint).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// For people: the chain step by step, recommendation last.
+    Text,
+    /// The insight JSON contract (shared/spec/insights.md).
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse a recording (JSON Lines, .gz or .zst; `-` for stdin) and print ranked root causes.
+    ///
+    /// Example: tapio analyze examples/flagship-configmap-oom.jsonl
+    Analyze {
+        /// The recording to analyse.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tapio: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config = match &cli.config {
+        Some(path) => config::load(path)?,
+        None => config::Config::default(),
+    };
+    match cli.command {
+        Command::Analyze { file, format } => analyze(&file, format, &config),
+    }
+}
+
+fn analyze(file: &Path, format: Format, config: &config::Config) -> Result<ExitCode> {
+    let input =
+        open_input(file).with_context(|| format!("cannot open recording {}", file.display()))?;
+    let name = file.display().to_string();
+    let printed = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&printed);
+    let on_error = Box::new(move |e: &tapio_collectors::recording::LineError| {
+        if counter.fetch_add(1, Ordering::Relaxed) < ERRORS_PRINTED {
+            eprintln!("warning: {name}:{}: {}", e.line, e.detail);
+        }
+    });
+    let batches = (config.collectors.buffer_size / 64).max(4);
+    let analysed = pipeline::analyze(input, ReaderOptions::default(), batches, on_error);
+    let read = &analysed.replay.read;
+    let rejected = read.rejected_total();
+    if rejected > ERRORS_PRINTED {
+        eprintln!(
+            "warning: {} more rejected lines not shown",
+            rejected - ERRORS_PRINTED
+        );
+    }
+    if rejected > 0 || !read.unknown_sources.is_empty() || read.late > 0 {
+        eprintln!("summary: {read}");
+    }
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &analysed.report)?;
+            writeln!(stdout)?;
+        }
+        Format::Text => write!(stdout, "{}", render::report(&analysed.report))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

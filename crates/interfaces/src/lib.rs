@@ -1,0 +1,6 @@
+//! L4 interfaces: the `tapio` command line and the `correlation-service`, and what they
+//! share — configuration, the embedded pipeline, and rendering for people.
+
+pub mod config;
+pub mod pipeline;
+pub mod render;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, then formatting, lints and tests.
+# Usage: ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-test-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --locked
