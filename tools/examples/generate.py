@@ -1069,7 +1069,6 @@ class Pod:
         self.deleted = add(t_exit, 1.1)
         c.kube(self.deleted, "MODIFIED", self.obj)
         c.kube(add(self.deleted, 0.02), "DELETED", self.obj)
-        self.node.used_ips.discard(self.ip)
         self._notify(add(self.deleted, 0.03))
 
     # --- failures

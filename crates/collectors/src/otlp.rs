@@ -201,7 +201,7 @@ fn opt_i64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Er
 }
 
 fn nanos(n: Option<u64>, fallback: Timestamp) -> Timestamp {
-    n.and_then(|n| i128::try_from(n).ok())
+    n.map(i128::from)
         .filter(|&n| n > 0)
         .and_then(|n| Timestamp::from_nanosecond(n).ok())
         .unwrap_or(fallback)

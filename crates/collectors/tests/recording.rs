@@ -11,7 +11,10 @@ use tapio_collectors::recording::{
 };
 use tapio_domain::Source;
 
-fn read_all(bytes: Vec<u8>, options: ReaderOptions) -> (Vec<Record>, Vec<tapio_collectors::recording::LineError>) {
+fn read_all(
+    bytes: Vec<u8>,
+    options: ReaderOptions,
+) -> (Vec<Record>, Vec<tapio_collectors::recording::LineError>) {
     let input = tapio_collectors::recording::decompress(Box::new(Cursor::new(bytes))).unwrap();
     let mut records = Vec::new();
     let mut errors = Vec::new();
@@ -79,7 +82,10 @@ fn binary_garbage_is_rejected_line_by_line() {
     let (records, errors) = read_all(bytes, ReaderOptions::default());
     assert_eq!(records.len(), 2);
     assert_eq!(errors.len(), 1);
-    assert_eq!((errors[0].line, errors[0].kind), (2, LineErrorKind::NotText));
+    assert_eq!(
+        (errors[0].line, errors[0].kind),
+        (2, LineErrorKind::NotText)
+    );
 }
 
 #[test]
@@ -89,11 +95,17 @@ fn a_huge_line_is_skipped_without_being_buffered() {
         ..ReaderOptions::default()
     };
     let mut text = line("2026-01-01T00:00:00Z", "kubeapi", "{}");
-    text.push_str(&format!("{{\"ts\":\"2026-01-01T00:00:01Z\",\"source\":\"kubeapi\",\"data\":\"{}\"}}\n", "x".repeat(10_000)));
+    text.push_str(&format!(
+        "{{\"ts\":\"2026-01-01T00:00:01Z\",\"source\":\"kubeapi\",\"data\":\"{}\"}}\n",
+        "x".repeat(10_000)
+    ));
     text.push_str(&line("2026-01-01T00:00:02Z", "kubeapi", "{}"));
     let (records, errors) = read_all(text.into_bytes(), options);
     assert_eq!(records.len(), 2);
-    assert_eq!((errors[0].line, errors[0].kind), (2, LineErrorKind::TooLong));
+    assert_eq!(
+        (errors[0].line, errors[0].kind),
+        (2, LineErrorKind::TooLong)
+    );
     assert!(errors[0].detail.contains("1024 byte limit"));
 }
 
@@ -101,8 +113,15 @@ fn a_huge_line_is_skipped_without_being_buffered() {
 fn a_truncated_gzip_file_yields_what_was_complete_and_says_where_it_ends() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     for i in 0..2000 {
-        gz.write_all(line(&format!("2026-01-01T00:{:02}:{:02}Z", i / 60 % 60, i % 60), "kubeapi", "{\"n\":1}").as_bytes())
-            .unwrap();
+        gz.write_all(
+            line(
+                &format!("2026-01-01T00:{:02}:{:02}Z", i / 60 % 60, i % 60),
+                "kubeapi",
+                "{\"n\":1}",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
     }
     let full = gz.finish().unwrap();
     let cut = full[..full.len() * 2 / 3].to_vec();
@@ -125,8 +144,14 @@ fn disorder_within_the_tolerance_is_put_back_in_order_and_late_lines_are_counted
     .concat();
     let input = BufReader::new(Cursor::new(text.into_bytes()));
     let mut reader = RecordingReader::new(input);
-    let order: Vec<String> = reader.by_ref().map(|r| r.unwrap().data.get().to_owned()).collect();
-    assert_eq!(order, vec!["{\"n\":2}", "{\"n\":1}", "{\"n\":4}", "{\"n\":3}"]);
+    let order: Vec<String> = reader
+        .by_ref()
+        .map(|r| r.unwrap().data.get().to_owned())
+        .collect();
+    assert_eq!(
+        order,
+        vec!["{\"n\":2}", "{\"n\":1}", "{\"n\":4}", "{\"n\":3}"]
+    );
     assert_eq!(reader.stats().late, 1);
 }
 
@@ -138,9 +163,17 @@ fn reading_a_file_by_path_works_for_every_compression() {
         let path = dir.join(name);
         let mut w = RecordingWriter::create(&path).unwrap();
         let data = RawValue::from_string("{\"x\":1}".to_owned()).unwrap();
-        w.write(Timestamp::from_second(1_800_000_000).unwrap(), Source::Dns, &data).unwrap();
+        w.write(
+            Timestamp::from_second(1_800_000_000).unwrap(),
+            Source::Dns,
+            &data,
+        )
+        .unwrap();
         w.finish().unwrap();
-        assert_eq!(Compression::sniff(&std::fs::read(&path).unwrap()) == Compression::None, name == "r.jsonl");
+        assert_eq!(
+            Compression::sniff(&std::fs::read(&path).unwrap()) == Compression::None,
+            name == "r.jsonl"
+        );
         let records: Vec<_> = RecordingReader::new(open_input(&path).unwrap()).collect();
         assert_eq!(records.len(), 1, "{name}");
         assert_eq!(records[0].as_ref().unwrap().source, Source::Dns);

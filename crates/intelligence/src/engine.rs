@@ -5,11 +5,11 @@ use tapio_domain::{
     EntityKind, Event, EventId, EventKind, Insight, Observation, RawRef, Severity, Source,
 };
 
-use crate::analysis::{explain_incidents, find_incidents, Analysis};
-use crate::anomaly::{
-    detect_growth_runs, detect_onset, GrowthParams, Onset, OnsetParams, SeriesStore,
-};
+use crate::analysis::{explain_incidents, find_incidents, service_insights, Analysis};
+use crate::anomaly::{detect_growth_runs, detect_onset, GrowthParams, Onset, OnsetParams};
 use crate::correlation::Timeline;
+use crate::service_rca::rank_services;
+use crate::telemetry::{SeriesStore, SpanStore};
 use crate::topology::Topology;
 
 /// Metrics that describe configuration, not behaviour: never anomalies.
@@ -33,6 +33,7 @@ pub struct Engine {
     topology: Topology,
     timeline: Timeline,
     series: SeriesStore,
+    spans: SpanStore,
     events_in: u64,
     spans_in: u64,
     logs_in: u64,
@@ -55,7 +56,10 @@ impl Engine {
             Observation::Entity(snap) => self.topology.apply(&snap),
             Observation::EntityGone { at, entity } => self.topology.remove(&entity, at),
             Observation::Metric(m) => self.series.push(&m),
-            Observation::Span(_) => self.spans_in += 1,
+            Observation::Span(s) => {
+                self.spans_in += 1;
+                self.spans.push(&s);
+            }
             Observation::Log(_) => self.logs_in += 1,
         }
     }
@@ -69,6 +73,11 @@ impl Engine {
             spans: self.spans_in,
             logs: self.logs_in,
         }
+    }
+
+    /// The metric series held.
+    pub fn series(&self) -> &SeriesStore {
+        &self.series
     }
 
     /// The topology as built so far.
@@ -121,6 +130,9 @@ impl Engine {
     /// Correlates and explains everything ingested so far, best insight first.
     pub fn analyze(&mut self) -> Vec<Insight> {
         self.derive_metric_anomalies();
+        for (caller, callee) in self.spans.service_calls() {
+            self.topology.observe_call(&caller, &callee);
+        }
         self.timeline.seal();
         let incidents = find_incidents(&self.timeline, &self.topology);
         let analysis = Analysis {
@@ -128,6 +140,31 @@ impl Engine {
             topology: &self.topology,
             series: &self.series,
         };
-        explain_incidents(&analysis, &incidents)
+        let mut insights = explain_incidents(&analysis, &incidents);
+        if let Some(ranking) = rank_services(&self.series, &self.spans) {
+            let blamed: Vec<String> = insights
+                .iter()
+                .filter_map(|i| i.root_cause.service.clone())
+                .collect();
+            let namespace_of = |service: &str| {
+                self.series
+                    .iter()
+                    .find(|(k, _)| k.service.as_deref() == Some(service))
+                    .and_then(|(k, _)| k.entity.namespace.clone())
+            };
+            // Cluster events explain more than telemetry alone: a service already blamed
+            // by a causal chain is not listed again.
+            insights.extend(
+                service_insights(&ranking, namespace_of)
+                    .into_iter()
+                    .filter(|i| {
+                        !i.root_cause
+                            .service
+                            .as_ref()
+                            .is_some_and(|s| blamed.contains(s))
+                    }),
+            );
+        }
+        insights
     }
 }

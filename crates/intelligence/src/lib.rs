@@ -4,8 +4,11 @@
 
 pub mod analysis;
 pub mod anomaly;
+pub mod baseline;
 pub mod correlation;
 mod engine;
+pub mod service_rca;
+pub mod telemetry;
 pub mod topology;
 
 pub use engine::{Engine, EngineStats};

@@ -13,7 +13,7 @@ pub const COLLECTORS: [&str; 7] = [
 ];
 
 /// The whole configuration file.
-#[derive(Debug, Clone, PartialEq, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Validate)]
 #[serde(default)]
 pub struct Config {
     #[garde(dive)]
@@ -41,15 +41,6 @@ pub struct PipelineConfig {
     /// `host:port` of the correlation service, or a `nats://` URL for the NATS bus.
     #[garde(custom(endpoint_shape))]
     pub endpoint: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            collectors: CollectorsConfig::default(),
-            pipeline: PipelineConfig::default(),
-        }
-    }
 }
 
 impl Default for CollectorsConfig {

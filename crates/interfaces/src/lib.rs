@@ -2,5 +2,6 @@
 //! share — configuration, the embedded pipeline, and rendering for people.
 
 pub mod config;
+pub mod eval;
 pub mod pipeline;
 pub mod render;

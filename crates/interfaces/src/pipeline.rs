@@ -18,7 +18,9 @@ const BATCH: usize = 1024;
 pub struct Analysed {
     pub report: InsightReport,
     pub replay: ReplayStats,
-    pub engine: EngineStats,
+    pub engine_stats: EngineStats,
+    /// The engine after the analysis, for further questions (baselines, topology).
+    pub engine: Engine,
 }
 
 /// Replays `input` through parsers, bus and engine. `on_error` hears every rejected line
@@ -72,6 +74,7 @@ pub fn analyze(
     Analysed {
         report,
         replay,
-        engine: engine_stats,
+        engine_stats,
+        engine,
     }
 }

@@ -12,8 +12,8 @@ use tapio_domain::{
 use super::incidents::Incident;
 use super::recommend::recommend;
 use super::roots::{root_of, RootClass};
-use crate::anomaly::SeriesStore;
 use crate::correlation::{CausalStep, ChainSearch, Timeline};
+use crate::telemetry::SeriesStore;
 use crate::topology::Topology;
 
 /// Symptoms whose chains are tried per incident (the latest of each kind).

@@ -6,7 +6,9 @@ mod incidents;
 mod insights;
 mod recommend;
 mod roots;
+mod service_insights;
 
 pub use incidents::{find_incidents, Incident};
 pub use insights::{explain_incidents, Analysis};
 pub use roots::{root_of, RootClass};
+pub use service_insights::service_insights;

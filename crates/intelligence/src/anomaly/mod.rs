@@ -1,8 +1,8 @@
-//! Anomaly detection on telemetry: metric series per entity, robust change-point onsets,
-//! and usage approaching a limit — each turned into an event on the common timeline.
+//! Anomaly detection on telemetry: robust statistics, change-point onsets and sustained
+//! growth runs — each turned into an event on the common timeline by the engine.
 
 mod onset;
-mod series;
+mod stats;
 
-pub use onset::{detect_growth_runs, detect_onset, median, GrowthParams, Onset, OnsetParams};
-pub use series::{SeriesKey, SeriesStore};
+pub use onset::{detect_growth_runs, detect_onset, GrowthParams, Onset, OnsetParams};
+pub use stats::{median, robust_scale, RobustBaseline};

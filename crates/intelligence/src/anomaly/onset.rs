@@ -7,6 +7,8 @@
 
 use jiff::Timestamp;
 
+use super::stats::median;
+
 /// Tuning of [`detect_onset`].
 #[derive(Debug, Clone, Copy)]
 pub struct OnsetParams {
@@ -40,21 +42,6 @@ pub struct Onset {
     pub peak: f64,
     /// Robust z-score of the peak (signed).
     pub score: f64,
-}
-
-/// Median of a slice (copied and sorted).
-pub fn median(values: &[f64]) -> f64 {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Finds where the series left its baseline upward (`up`) or downward for good.

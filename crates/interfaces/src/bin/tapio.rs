@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use tapio_collectors::recording::{open_input, ReaderOptions};
-use tapio_interfaces::{config, pipeline, render};
+use tapio_interfaces::{config, eval, pipeline, render};
 
 /// Most rejected lines printed one by one; the rest are counted in the summary.
 const ERRORS_PRINTED: u64 = 20;
@@ -49,6 +49,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Score the analysis on labelled incidents, beside an N-Sigma baseline run on the same data.
+    ///
+    /// DIR holds one folder per case with recording.jsonl[.gz|.zst] and truth.json
+    /// ({"service": "...", "fault_type": "..."}). Prints AC@1, AC@3 and Avg@5 overall and
+    /// per fault type, and the time per case.
+    Eval {
+        /// Directory of cases.
+        dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,7 +81,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Analyze { file, format } => analyze(&file, format, &config),
+        Command::Eval { dir, format } => eval(&dir, format),
     }
+}
+
+fn eval(dir: &Path, format: Format) -> Result<ExitCode> {
+    let report = eval::evaluate(dir, |c| {
+        eprintln!(
+            "{}: rank {} ({:.0} ms)",
+            c.case,
+            c.rank.map_or("-".to_owned(), |r| r.to_string()),
+            c.elapsed_ms
+        );
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &report)?;
+            writeln!(stdout)?;
+        }
+        Format::Text => write!(stdout, "{}", eval::render(&report))?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn analyze(file: &Path, format: Format, config: &config::Config) -> Result<ExitCode> {

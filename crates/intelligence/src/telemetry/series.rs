@@ -9,6 +9,8 @@ use tapio_domain::{EntityKey, MetricSample};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey {
     pub entity: EntityKey,
+    /// The service the entity belongs to (`service.name`), when the source said.
+    pub service: Option<String>,
     pub metric: String,
     pub attributes: Vec<(String, String)>,
 }
@@ -42,6 +44,7 @@ impl SeriesStore {
     pub fn push(&mut self, sample: &MetricSample) {
         let key = SeriesKey {
             entity: sample.entity.key(),
+            service: sample.service.clone(),
             metric: sample.name.clone(),
             attributes: sample.attributes.clone(),
         };
