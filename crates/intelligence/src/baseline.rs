@@ -39,7 +39,8 @@ pub fn nsigma_ranking(series: &SeriesStore) -> Vec<(String, f64)> {
             continue;
         };
         let middle = t_first + t_last.duration_since(t_first) / 2;
-        let (base, later): (Vec<&(jiff::Timestamp, f64)>, Vec<_>) = points.iter().partition(|(t, _)| *t < middle);
+        let (base, later): (Vec<&(jiff::Timestamp, f64)>, Vec<_>) =
+            points.iter().partition(|(t, _)| *t < middle);
         if base.len() < 2 || later.is_empty() {
             continue;
         }

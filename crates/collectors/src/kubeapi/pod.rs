@@ -126,9 +126,12 @@ impl PodTracker {
             return;
         };
 
+        // A pod being deleted stops its containers on purpose: what they report then is
+        // a shutdown, not a failure.
+        let terminating = pod.metadata.deletion_timestamp.is_some();
         digest.phase = status.phase.clone().unwrap_or_default();
         if !first_sight && digest.phase != previous.phase && !digest.phase.is_empty() {
-            let severity = if digest.phase == "Failed" {
+            let severity = if digest.phase == "Failed" && !terminating {
                 Severity::Error
             } else {
                 Severity::Info
@@ -192,23 +195,44 @@ impl PodTracker {
                 .get(&cs.name)
                 .cloned()
                 .unwrap_or_default();
-            let now = container_diff(cs, &before, first_sight, &entity, node.as_deref(), at, emit);
+            let ctx = PodContext {
+                pod: &entity,
+                node: node.as_deref(),
+                at,
+                first_sight,
+                terminating,
+            };
+            let now = container_diff(cs, &before, &ctx, emit);
             digest.containers.insert(cs.name.clone(), now);
         }
         self.pods.insert(key, digest);
     }
 }
 
+/// What a container diff needs to know about its pod.
+struct PodContext<'a> {
+    pod: &'a EntityRef,
+    node: Option<&'a str>,
+    at: Timestamp,
+    first_sight: bool,
+    /// The pod is being deleted: its containers stop on purpose.
+    terminating: bool,
+}
+
 /// Compares one container's status with its previous digest, emitting what changed.
 fn container_diff(
     cs: &ContainerStatus,
     before: &ContainerDigest,
-    first_sight: bool,
-    pod: &EntityRef,
-    node: Option<&str>,
-    at: Timestamp,
+    ctx: &PodContext<'_>,
     emit: &mut Emitter<'_>,
 ) -> ContainerDigest {
+    let PodContext {
+        pod,
+        node,
+        at,
+        first_sight,
+        terminating,
+    } = *ctx;
     let name = &cs.name;
     let node = node.map(str::to_owned);
     let mut now = ContainerDigest {
@@ -232,7 +256,11 @@ fn container_diff(
                     exit_code: t.exit_code,
                     signal: t.signal,
                 },
-                Severity::Error,
+                if terminating {
+                    Severity::Info
+                } else {
+                    Severity::Error
+                },
                 pod.clone(),
                 node.clone(),
             );

@@ -247,6 +247,15 @@ impl<R: BufRead> RecordingReader<R> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
+        if let Some(pos) = bytes.iter().position(|&b| b < 0x20 && b != b'\t') {
+            return Err(err(
+                LineErrorKind::NotText,
+                format!(
+                    "binary data (control byte 0x{:02x} at byte {pos})",
+                    bytes[pos]
+                ),
+            ));
+        }
         let text = std::str::from_utf8(bytes).map_err(|e| {
             err(
                 LineErrorKind::NotText,

@@ -39,6 +39,9 @@ pub struct Incident {
 }
 
 fn is_symptom(e: &Event) -> bool {
+    if e.severity < tapio_domain::Severity::Warning {
+        return false;
+    }
     match &e.kind {
         EventKind::ContainerWaiting { reason, .. } => FAILING_WAITING.contains(&reason.as_str()),
         EventKind::ContainerTerminated {

@@ -319,23 +319,52 @@ impl Analysis<'_> {
             }
         }
 
-        let mut oom_note = String::new();
-        if let (Some(_), Some(limit)) = (oom_step, oom_limit) {
-            oom_note = format!(
-                " (OOMKilled at its {:.0}Mi limit)",
-                limit / (1024.0 * 1024.0)
-            );
-        }
         let subject_text = EntityName::from(&incident.subject.to_ref()).to_string();
+        let label = |e: &Event| match (e.kind.is_oom(), oom_limit) {
+            (true, Some(limit)) => {
+                format!("OOMKilled at its {:.0}Mi limit", limit / (1024.0 * 1024.0))
+            }
+            _ => symptom_label(e),
+        };
+        let first_label = incident
+            .symptoms
+            .first()
+            .map(|&i| label(self.timeline.get(i)))
+            .unwrap_or_default();
+        let now = label(symptom_event);
+        let failing = if first_label == now {
+            now.clone()
+        } else {
+            format!("{first_label}, now {now}")
+        };
+        let pods = incident
+            .affected
+            .iter()
+            .filter(|k| k.kind == EntityKind::Pod)
+            .count();
+        let affected = if pods == incident.affected.len() {
+            plural(pods, "pod", "pods")
+        } else {
+            plural(incident.affected.len(), "entity", "entities")
+        };
+        let when = if root_event.at <= first {
+            format!("{} later", short_ago(root_event.at, first))
+        } else {
+            "and".to_owned()
+        };
         let summary = format!(
-            "{} {} {} before {} went into {}{}; {} affected",
+            "{} {}; {} {} {} failing ({}); {} affected",
             EntityName::from(&root_event.entity),
             root_phrase(root_event),
-            short_ago(root_event.at, first),
+            when,
             subject_text,
-            symptom_label(symptom_event),
-            oom_note,
-            plural(incident.affected.len(), "entity", "entities"),
+            if root_event.at <= first {
+                "began"
+            } else {
+                "keeps"
+            },
+            failing,
+            affected,
         );
         let symptom_kind = if oom_step.is_some() {
             "oom".to_owned()

@@ -90,7 +90,7 @@ pub fn service_insights(
     let Some(best) = ranking.candidates.first() else {
         return Vec::new();
     };
-    if best.score < MIN_INCIDENT_SCORE {
+    if best.score < MIN_INCIDENT_SCORE || ranking.degradation < MIN_INCIDENT_SCORE {
         return Vec::new();
     }
     let onset = Timestamp::from_nanosecond((ranking.onset.at * 1e9) as i128)

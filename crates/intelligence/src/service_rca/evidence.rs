@@ -44,6 +44,21 @@ pub enum EvidenceFamily {
     Shape,
 }
 
+impl EvidenceFamily {
+    /// Whether a rise in this family is something users feel (slower or failing requests).
+    pub fn is_degradation(self) -> bool {
+        matches!(
+            self,
+            Self::Latency
+                | Self::EdgeBySource
+                | Self::EdgeByDestination
+                | Self::SelfTime
+                | Self::LeafTime
+                | Self::CallGap
+        )
+    }
+}
+
 impl From<Family> for EvidenceFamily {
     fn from(f: Family) -> Self {
         match f {

@@ -33,6 +33,9 @@ pub struct ServiceRanking {
     pub onset: IncidentOnset,
     /// Best first.
     pub candidates: Vec<Candidate>,
+    /// The strongest sign that users saw it: latency, errors or time spent going up
+    /// (robust sigmas). Resource changes alone are not an incident.
+    pub degradation: f64,
 }
 
 impl ServiceRanking {
@@ -59,11 +62,17 @@ pub fn rank_services(series: &SeriesStore, spans: &SpanStore) -> Option<ServiceR
     if candidates.is_empty() {
         return None;
     }
+    let degradation = ev
+        .iter()
+        .filter(|e| e.family.is_degradation())
+        .map(|e| e.z)
+        .fold(0.0, f64::max);
     Some(ServiceRanking {
         onset: IncidentOnset {
             at: onset.at,
             precise: onset.precise,
         },
         candidates,
+        degradation,
     })
 }

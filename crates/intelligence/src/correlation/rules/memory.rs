@@ -50,7 +50,7 @@ pub(super) const RULES: &[CausalRule] = &[
         effect: is_memory_growth,
         link: Link::SameEntity,
         max_delay: minutes(30),
-        prior: 0.6,
+        prior: 0.8,
         why: |c, _| format!("{}; memory followed", describe_metric(c)),
     },
     CausalRule {
