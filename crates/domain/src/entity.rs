@@ -116,10 +116,13 @@ impl fmt::Display for EntityKind {
 
 /// Identity of one entity: what it is and where it lives.
 ///
-/// Two references name the same entity when kind, namespace and name agree; the `uid`
-/// distinguishes incarnations (a pod deleted and recreated under the same name).
+/// Two references name the same entity when cluster, kind, namespace and name agree; the
+/// `uid` distinguishes incarnations (a pod deleted and recreated under the same name).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EntityRef {
+    /// The cluster, when Tapio watches several; `None` for the only one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     pub kind: EntityKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -132,6 +135,7 @@ impl EntityRef {
     /// A reference without a uid.
     pub fn new(kind: EntityKind, namespace: Option<&str>, name: &str) -> Self {
         Self {
+            cluster: None,
             kind,
             namespace: namespace.map(str::to_owned),
             name: name.to_owned(),
@@ -148,6 +152,7 @@ impl EntityRef {
     /// Kind, namespace and name without the uid: the key the topology indexes by.
     pub fn key(&self) -> EntityKey {
         EntityKey {
+            cluster: self.cluster.clone(),
             kind: self.kind,
             namespace: self.namespace.clone(),
             name: self.name.clone(),
@@ -167,6 +172,7 @@ impl fmt::Display for EntityRef {
 /// An entity's identity without its incarnation uid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EntityKey {
+    pub cluster: Option<String>,
     pub kind: EntityKind,
     pub namespace: Option<String>,
     pub name: String,
@@ -176,6 +182,7 @@ impl EntityKey {
     /// Turns the key back into a reference without uid.
     pub fn to_ref(&self) -> EntityRef {
         EntityRef {
+            cluster: self.cluster.clone(),
             kind: self.kind,
             namespace: self.namespace.clone(),
             name: self.name.clone(),

@@ -3,5 +3,6 @@
 
 pub mod config;
 pub mod eval;
+pub mod generate;
 pub mod pipeline;
 pub mod render;

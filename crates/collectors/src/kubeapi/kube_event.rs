@@ -93,6 +93,7 @@ fn observe(e: KubeEvent<'_>, emit: &mut Emitter<'_>) {
         return;
     };
     let entity = EntityRef {
+        cluster: None,
         kind,
         namespace: if kind.is_namespaced() {
             regarding.namespace.clone()

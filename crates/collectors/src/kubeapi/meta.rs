@@ -9,6 +9,7 @@ use tapio_domain::{EntityKind, EntityRef, EntitySnapshot, Relation, RelationKind
 /// The entity an object's metadata names.
 pub fn entity_of(kind: EntityKind, meta: &ObjectMeta) -> EntityRef {
     EntityRef {
+        cluster: None,
         kind,
         namespace: if kind.is_namespaced() {
             meta.namespace.clone()
@@ -31,6 +32,7 @@ pub fn controller_of(meta: &ObjectMeta) -> Option<Relation> {
     Some(Relation {
         kind: RelationKind::OwnedBy,
         target: EntityRef {
+            cluster: None,
             kind,
             namespace: meta.namespace.clone(),
             name: owner.name.clone(),

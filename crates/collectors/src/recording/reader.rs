@@ -20,6 +20,8 @@ pub struct ReaderOptions {
     pub reorder_tolerance: SignedDuration,
     /// Most lines held for reordering; past it the oldest leaves early (counted).
     pub reorder_capacity: usize,
+    /// Most payload bytes held for reordering; past it the oldest leaves early (counted).
+    pub reorder_max_bytes: usize,
     /// Most line errors kept with their message; the rest are only counted.
     pub max_kept_errors: usize,
 }
@@ -30,6 +32,7 @@ impl Default for ReaderOptions {
             max_line_bytes: 16 * 1024 * 1024,
             reorder_tolerance: SignedDuration::from_secs(60),
             reorder_capacity: 200_000,
+            reorder_max_bytes: 64 * 1024 * 1024,
             max_kept_errors: 1_000,
         }
     }
@@ -162,7 +165,11 @@ impl<R: BufRead> RecordingReader<R> {
 
     /// A reader with the given options.
     pub fn with_options(input: R, options: ReaderOptions) -> Self {
-        let reorder = ReorderBuffer::new(options.reorder_tolerance, options.reorder_capacity);
+        let reorder = ReorderBuffer::new(
+            options.reorder_tolerance,
+            options.reorder_capacity,
+            options.reorder_max_bytes,
+        );
         Self {
             input,
             options,

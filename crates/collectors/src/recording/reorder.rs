@@ -28,11 +28,14 @@ impl Ord for Pending {
 }
 
 /// A bounded min-heap keyed on event time. A record leaves once the newest time seen is
-/// more than `tolerance` past it, or when the buffer is full (oldest first).
+/// more than `tolerance` past it, or when the buffer is full — by count or by bytes —
+/// oldest first.
 pub(crate) struct ReorderBuffer {
     heap: BinaryHeap<Reverse<Pending>>,
     tolerance: SignedDuration,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
     newest: Option<Timestamp>,
     last_emitted: Option<Timestamp>,
     /// Records that arrived after newer ones had already left (older than the tolerance).
@@ -42,11 +45,13 @@ pub(crate) struct ReorderBuffer {
 }
 
 impl ReorderBuffer {
-    pub fn new(tolerance: SignedDuration, capacity: usize) -> Self {
+    pub fn new(tolerance: SignedDuration, capacity: usize, max_bytes: usize) -> Self {
         Self {
             heap: BinaryHeap::new(),
             tolerance,
             capacity: capacity.max(1),
+            max_bytes: max_bytes.max(1),
+            bytes: 0,
             newest: None,
             last_emitted: None,
             late: 0,
@@ -60,6 +65,7 @@ impl ReorderBuffer {
             self.late += 1;
         }
         self.newest = Some(self.newest.map_or(record.ts, |n| n.max(record.ts)));
+        self.bytes += record.data.get().len();
         self.heap.push(Reverse(Pending(record)));
     }
 
@@ -70,7 +76,7 @@ impl ReorderBuffer {
         if top_ts <= watermark {
             return self.emit();
         }
-        if self.heap.len() > self.capacity {
+        if self.heap.len() > self.capacity || self.bytes > self.max_bytes {
             self.forced += 1;
             return self.emit();
         }
@@ -84,6 +90,7 @@ impl ReorderBuffer {
 
     fn emit(&mut self) -> Option<Record> {
         let Reverse(Pending(record)) = self.heap.pop()?;
+        self.bytes -= record.data.get().len();
         self.last_emitted = Some(self.last_emitted.map_or(record.ts, |t| t.max(record.ts)));
         Some(record)
     }

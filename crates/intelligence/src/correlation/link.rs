@@ -105,14 +105,12 @@ impl Link {
 }
 
 fn policy_selects(topo: &Topology, policy: &EntityKey, pod: &EntityKey, at: Timestamp) -> bool {
-    let Some(sel) = topo
-        .version_at(policy, at)
-        .and_then(|v| v.selector.as_ref())
-    else {
+    let (Some(policy), Some(pod)) = (topo.version_at(policy, at), topo.version_at(pod, at)) else {
         return false;
     };
-    let Some(pod_v) = topo.version_at(pod, at) else {
-        return false;
-    };
-    sel.iter().all(|(k, v)| pod_v.labels.get(k) == Some(v))
+    // An empty podSelector selects every pod of the namespace.
+    match &policy.selector {
+        Some(sel) if sel.is_empty() => true,
+        _ => policy.selects(&pod.labels),
+    }
 }

@@ -17,10 +17,17 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Adds an event. Plain informational Kubernetes events (Scheduled, Pulled...) are
-    /// counted and dropped: no rule reads them.
+    /// Adds an event. Informational events no rule reads — plain Kubernetes events
+    /// (Scheduled, Pulled...) and containers stopped by a pod deletion — are counted and
+    /// dropped.
     pub fn push(&mut self, event: Event) {
-        if matches!(event.kind, EventKind::Other { .. }) && event.severity == Severity::Info {
+        let unread = matches!(
+            event.kind,
+            EventKind::Other { .. }
+                | EventKind::ContainerTerminated { .. }
+                | EventKind::PodPhaseChanged { .. }
+        );
+        if unread && event.severity == Severity::Info {
             self.skipped_info += 1;
             return;
         }

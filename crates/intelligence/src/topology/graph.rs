@@ -1,24 +1,55 @@
 //! Entities with their versions over time and the reverse edges that answer "who uses
 //! this ConfigMap", "which pods run on this node", "which services call this one".
+//!
+//! Entities are numbered internally and label strings are interned, so that a cluster of
+//! hundreds of thousands of pods fits in a few hundred bytes per pod version.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
-use tapio_domain::{EntityKey, EntityKind, EntityRef, EntitySnapshot, Relation, RelationKind};
+use tapio_domain::{EntityKey, EntityKind, EntityRef, EntitySnapshot, RelationKind};
 
-/// One entity as it was from `from` until the next version (or `gone`).
+/// Internal number of an entity.
+type Id = u32;
+
+/// Sorted `(key, value)` pairs of interned strings.
+pub type Labels = Box<[(Arc<str>, Arc<str>)]>;
+
+/// One entity as it was from `from` until the next version (or until it was gone).
 #[derive(Debug, Clone)]
 pub struct EntityVersion {
     pub from: Timestamp,
-    pub uid: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub selector: Option<BTreeMap<String, String>>,
-    pub relations: Vec<Relation>,
-    pub addresses: Vec<String>,
+    pub uid: Option<Box<str>>,
+    pub labels: Labels,
+    /// Label selector (`matchLabels`) of Services, NetworkPolicies and workloads.
+    pub selector: Option<Labels>,
+    relations: Box<[(RelationKind, Id)]>,
 }
 
-#[derive(Debug, Default)]
-struct History {
+impl EntityVersion {
+    /// The value of one label.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Whether this version's selector matches `labels` (an empty selector matches nothing).
+    pub fn selects(&self, labels: &Labels) -> bool {
+        self.selector.as_ref().is_some_and(|sel| {
+            !sel.is_empty()
+                && sel
+                    .iter()
+                    .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Node {
+    key: EntityKey,
     versions: Vec<EntityVersion>,
     gone: Option<Timestamp>,
 }
@@ -29,57 +60,98 @@ struct History {
 /// recording starts with the initial list of objects that already existed).
 #[derive(Debug, Default)]
 pub struct Topology {
-    entities: HashMap<EntityKey, History>,
-    by_uid: HashMap<String, EntityKey>,
-    by_address: HashMap<String, EntityKey>,
+    nodes: Vec<Node>,
+    ids: HashMap<EntityKey, Id>,
+    by_uid: HashMap<Box<str>, Id>,
+    by_address: HashMap<Box<str>, Id>,
     /// target -> sources having a relation to it (any version).
-    reverse: HashMap<EntityKey, HashSet<(RelationKind, EntityKey)>>,
+    reverse: HashMap<Id, Vec<(RelationKind, Id)>>,
+    /// Services and NetworkPolicies by namespace and kind, for selector matching.
+    selectors: HashMap<(Option<String>, EntityKind), HashSet<Id>>,
+    strings: HashSet<Arc<str>>,
     /// Observed service-to-service calls: (caller, callee) -> number of calls seen.
     calls: HashMap<(String, String), u64>,
-    /// Service and NetworkPolicy keys by namespace and kind, for selector matching.
-    selectors: HashMap<(Option<String>, EntityKind), HashSet<EntityKey>>,
 }
 
 impl Topology {
+    fn id(&mut self, key: EntityKey) -> Id {
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = self.nodes.len() as Id;
+        self.nodes.push(Node {
+            key: key.clone(),
+            versions: Vec::new(),
+            gone: None,
+        });
+        self.ids.insert(key, id);
+        id
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(found) = self.strings.get(s) {
+            return Arc::clone(found);
+        }
+        let arc: Arc<str> = Arc::from(s);
+        self.strings.insert(Arc::clone(&arc));
+        arc
+    }
+
+    fn labels<'a>(&mut self, map: impl IntoIterator<Item = (&'a String, &'a String)>) -> Labels {
+        let mut v: Vec<(Arc<str>, Arc<str>)> = map
+            .into_iter()
+            .map(|(k, v)| (self.intern(k), self.intern(v)))
+            .collect();
+        v.sort();
+        v.into_boxed_slice()
+    }
+
     /// Applies a snapshot: a new version of the entity from `snap.at` on.
     pub fn apply(&mut self, snap: &EntitySnapshot) {
         let key = snap.entity.key();
+        let id = self.id(key.clone());
         if let Some(uid) = &snap.entity.uid {
-            self.by_uid.insert(uid.clone(), key.clone());
+            self.by_uid.insert(uid.as_str().into(), id);
         }
         for address in &snap.addresses {
-            if snap.entity.kind == EntityKind::Pod || !self.by_address.contains_key(address) {
-                self.by_address.insert(address.clone(), key.clone());
+            if snap.entity.kind == EntityKind::Pod
+                || !self.by_address.contains_key(address.as_str())
+            {
+                self.by_address.insert(address.as_str().into(), id);
             }
         }
+        let mut relations = Vec::with_capacity(snap.relations.len());
         for rel in &snap.relations {
-            self.reverse
-                .entry(rel.target.key())
-                .or_default()
-                .insert((rel.kind, key.clone()));
+            let target = self.id(rel.target.key());
+            let back = self.reverse.entry(target).or_default();
+            if !back.contains(&(rel.kind, id)) {
+                back.push((rel.kind, id));
+            }
+            relations.push((rel.kind, target));
         }
         if matches!(key.kind, EntityKind::Service | EntityKind::NetworkPolicy) {
             self.selectors
                 .entry((key.namespace.clone(), key.kind))
                 .or_default()
-                .insert(key.clone());
+                .insert(id);
         }
-        let history = self.entities.entry(key).or_default();
-        history.gone = None;
-        history.versions.push(EntityVersion {
+        let labels = self.labels(&snap.labels);
+        let selector = snap.selector.as_ref().map(|s| self.labels(s));
+        let node = &mut self.nodes[id as usize];
+        node.gone = None;
+        node.versions.push(EntityVersion {
             from: snap.at,
-            uid: snap.entity.uid.clone(),
-            labels: snap.labels.clone(),
-            selector: snap.selector.clone(),
-            relations: snap.relations.clone(),
-            addresses: snap.addresses.clone(),
+            uid: snap.entity.uid.as_deref().map(Into::into),
+            labels,
+            selector,
+            relations: relations.into_boxed_slice(),
         });
     }
 
     /// Records that an entity stopped existing at `at`.
     pub fn remove(&mut self, entity: &EntityRef, at: Timestamp) {
-        if let Some(h) = self.entities.get_mut(&entity.key()) {
-            h.gone = Some(at);
+        if let Some(&id) = self.ids.get(&entity.key()) {
+            self.nodes[id as usize].gone = Some(at);
         }
     }
 
@@ -117,39 +189,47 @@ impl Topology {
         v
     }
 
-    /// Number of entities ever seen.
+    /// Number of entities ever seen (including relation targets not yet seen themselves).
     pub fn len(&self) -> usize {
-        self.entities.len()
+        self.nodes.iter().filter(|n| !n.versions.is_empty()).count()
     }
 
     /// Whether no entity was seen.
     pub fn is_empty(&self) -> bool {
-        self.entities.is_empty()
+        self.len() == 0
     }
 
-    /// The entity as it was at `at` (`None` once it was gone).
-    pub fn version_at(&self, key: &EntityKey, at: Timestamp) -> Option<&EntityVersion> {
-        let h = self.entities.get(key)?;
-        if h.gone.is_some_and(|g| at >= g) {
+    fn version_of(&self, id: Id, at: Timestamp) -> Option<&EntityVersion> {
+        let node = &self.nodes[id as usize];
+        if node.gone.is_some_and(|g| at >= g) {
             return None;
         }
-        let idx = h.versions.partition_point(|v| v.from <= at);
-        h.versions.get(idx.saturating_sub(1))
+        let idx = node.versions.partition_point(|v| v.from <= at);
+        node.versions.get(idx.saturating_sub(1))
+    }
+
+    /// The entity as it was at `at` (`None` once it was gone, or if never seen).
+    pub fn version_at(&self, key: &EntityKey, at: Timestamp) -> Option<&EntityVersion> {
+        self.version_of(*self.ids.get(key)?, at)
     }
 
     /// Whether the entity is known at all.
     pub fn contains(&self, key: &EntityKey) -> bool {
-        self.entities.contains_key(key)
+        self.ids
+            .get(key)
+            .is_some_and(|&id| !self.nodes[id as usize].versions.is_empty())
     }
 
     /// Resolves a uid to the entity that carries it.
     pub fn by_uid(&self, uid: &str) -> Option<&EntityKey> {
-        self.by_uid.get(uid)
+        self.by_uid.get(uid).map(|&id| &self.nodes[id as usize].key)
     }
 
     /// Resolves an IP address to the pod (or node, service) that had it.
     pub fn by_address(&self, address: &str) -> Option<&EntityKey> {
-        self.by_address.get(address)
+        self.by_address
+            .get(address)
+            .map(|&id| &self.nodes[id as usize].key)
     }
 
     /// Completes a reference that carries only a uid (eBPF events) with its name.
@@ -162,33 +242,42 @@ impl Topology {
         entity.clone()
     }
 
+    fn related_ids(
+        &self,
+        id: Id,
+        kind: RelationKind,
+        at: Timestamp,
+    ) -> impl Iterator<Item = Id> + '_ {
+        self.version_of(id, at)
+            .into_iter()
+            .flat_map(|v| v.relations.iter())
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, t)| *t)
+    }
+
     /// The targets of `key`'s relations of `kind` at `at`.
     pub fn related(&self, key: &EntityKey, kind: RelationKind, at: Timestamp) -> Vec<EntityKey> {
-        self.version_at(key, at)
-            .map(|v| {
-                v.relations
-                    .iter()
-                    .filter(|r| r.kind == kind)
-                    .map(|r| r.target.key())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let Some(&id) = self.ids.get(key) else {
+            return Vec::new();
+        };
+        self.related_ids(id, kind, at)
+            .map(|t| self.nodes[t as usize].key.clone())
+            .collect()
     }
 
     /// The controller chain above `key` at `at`, nearest first (Pod -> ReplicaSet ->
     /// Deployment).
     pub fn owner_chain(&self, key: &EntityKey, at: Timestamp) -> Vec<EntityKey> {
         let mut chain = Vec::new();
-        let mut current = key.clone();
+        let Some(&start) = self.ids.get(key) else {
+            return chain;
+        };
+        let mut current = start;
         while chain.len() < 8 {
-            let Some(owner) = self
-                .related(&current, RelationKind::OwnedBy, at)
-                .into_iter()
-                .next()
-            else {
+            let Some(owner) = self.related_ids(current, RelationKind::OwnedBy, at).next() else {
                 break;
             };
-            chain.push(owner.clone());
+            chain.push(self.nodes[owner as usize].key.clone());
             current = owner;
         }
         chain
@@ -201,29 +290,23 @@ impl Topology {
             .rfind(|k| k.kind.is_workload())
     }
 
-    /// Pods controlled by `workload` (through any depth of owners) at `at`.
-    pub fn pods_of(&self, workload: &EntityKey, at: Timestamp) -> Vec<EntityKey> {
-        let mut out = Vec::new();
-        let mut frontier = vec![workload.clone()];
-        let mut depth = 0;
-        while let Some(owner) = frontier.pop() {
-            for child in self.sources_of(&owner, RelationKind::OwnedBy, at) {
-                if child.kind == EntityKind::Pod {
-                    out.push(child);
-                } else if depth < 8 {
-                    frontier.push(child);
-                }
-            }
-            depth += 1;
-        }
-        out.sort();
-        out.dedup();
-        out
-    }
-
     /// Whether `owner` is `key` itself or in its controller chain.
     pub fn is_owned_by(&self, key: &EntityKey, owner: &EntityKey, at: Timestamp) -> bool {
         key == owner || self.owner_chain(key, at).contains(owner)
+    }
+
+    fn sources_ids(&self, target: Id, kind: RelationKind, at: Timestamp) -> Vec<Id> {
+        let mut out: Vec<Id> = self
+            .reverse
+            .get(&target)
+            .into_iter()
+            .flatten()
+            .filter(|(k, src)| *k == kind && self.related_ids(*src, kind, at).any(|t| t == target))
+            .map(|(_, src)| *src)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Entities that had a relation of `kind` to `target` at `at`.
@@ -233,26 +316,48 @@ impl Topology {
         kind: RelationKind,
         at: Timestamp,
     ) -> Vec<EntityKey> {
+        let Some(&id) = self.ids.get(target) else {
+            return Vec::new();
+        };
         let mut out: Vec<EntityKey> = self
-            .reverse
-            .get(target)
+            .sources_ids(id, kind, at)
             .into_iter()
-            .flatten()
-            .filter(|(k, src)| *k == kind && self.related(src, kind, at).contains(target))
-            .map(|(_, src)| src.clone())
+            .map(|s| self.nodes[s as usize].key.clone())
             .collect();
         out.sort();
         out
     }
 
+    /// Pods controlled by `workload` (through any depth of owners) at `at`.
+    pub fn pods_of(&self, workload: &EntityKey, at: Timestamp) -> Vec<EntityKey> {
+        let Some(&start) = self.ids.get(workload) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut frontier = vec![(start, 0)];
+        while let Some((owner, depth)) = frontier.pop() {
+            for child in self.sources_ids(owner, RelationKind::OwnedBy, at) {
+                let key = &self.nodes[child as usize].key;
+                if key.kind == EntityKind::Pod {
+                    out.push(key.clone());
+                } else if depth < 8 {
+                    frontier.push((child, depth + 1));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Whether pod `pod` used ConfigMap/Secret `config` (volume or env) at `at`.
     pub fn uses_config(&self, pod: &EntityKey, config: &EntityKey, at: Timestamp) -> bool {
-        self.version_at(pod, at).is_some_and(|v| {
-            v.relations.iter().any(|r| {
-                matches!(
-                    r.kind,
-                    RelationKind::MountsConfig | RelationKind::ReadsEnvFrom
-                ) && r.target.key() == *config
+        let (Some(&p), Some(&c)) = (self.ids.get(pod), self.ids.get(config)) else {
+            return false;
+        };
+        self.version_of(p, at).is_some_and(|v| {
+            v.relations.iter().any(|(k, t)| {
+                matches!(k, RelationKind::MountsConfig | RelationKind::ReadsEnvFrom) && *t == c
             })
         })
     }
@@ -271,7 +376,7 @@ impl Topology {
             .get(&(namespace.map(str::to_owned), kind))
             .into_iter()
             .flatten()
-            .cloned()
+            .map(|&id| self.nodes[id as usize].key.clone())
             .collect();
         v.sort();
         v
@@ -283,16 +388,15 @@ impl Topology {
             return Vec::new();
         };
         let mut out: Vec<EntityKey> = self
-            .selecting(pod.namespace.as_deref(), EntityKind::Service)
+            .selectors
+            .get(&(pod.namespace.clone(), EntityKind::Service))
             .into_iter()
-            .filter(|k| {
-                self.version_at(k, at)
-                    .and_then(|v| v.selector.as_ref())
-                    .is_some_and(|sel| {
-                        !sel.is_empty()
-                            && sel.iter().all(|(l, val)| pod_v.labels.get(l) == Some(val))
-                    })
+            .flatten()
+            .filter(|&&id| {
+                self.version_of(id, at)
+                    .is_some_and(|v| v.selects(&pod_v.labels))
             })
+            .map(|&id| self.nodes[id as usize].key.clone())
             .collect();
         out.sort();
         out
@@ -308,10 +412,9 @@ impl Topology {
             return Some(s.name);
         }
         let v = self.version_at(key, at)?;
-        v.labels
-            .get("app.kubernetes.io/name")
-            .or_else(|| v.labels.get("app"))
-            .cloned()
+        v.label("app.kubernetes.io/name")
+            .or_else(|| v.label("app"))
+            .map(str::to_owned)
             .or_else(|| self.workload_of(key, at).map(|w| w.name))
     }
 }
@@ -319,7 +422,7 @@ impl Topology {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tapio_domain::EntityRef;
+    use tapio_domain::{EntityRef, Relation};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use tapio_collectors::recording::{open_input, ReaderOptions};
-use tapio_interfaces::{config, eval, pipeline, render};
+use tapio_interfaces::{config, eval, generate, pipeline, render};
 
 /// Most rejected lines printed one by one; the rest are counted in the summary.
 const ERRORS_PRINTED: u64 = 20;
@@ -49,6 +49,31 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write a synthetic recording of a large cluster with hours of churn and a few incidents.
+    ///
+    /// For demos, load tests and benchmarks: tapio generate --nodes 5000 --pods 150000 --hours 3 -o big.jsonl.zst
+    Generate {
+        /// Output recording (.jsonl, .gz or .zst).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 50)]
+        nodes: usize,
+        #[arg(long, default_value_t = 1500)]
+        pods: usize,
+        /// Pods per Deployment.
+        #[arg(long, default_value_t = 10)]
+        replicas: usize,
+        #[arg(long, default_value_t = 1.0)]
+        hours: f64,
+        /// Fraction of Deployments rolled out per hour.
+        #[arg(long, default_value_t = 0.1)]
+        rollouts_per_hour: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Leave out the injected incidents (a healthy cluster).
+        #[arg(long)]
+        no_incidents: bool,
+    },
     /// Score the analysis on labelled incidents, beside an N-Sigma baseline run on the same data.
     ///
     /// DIR holds one folder per case with recording.jsonl[.gz|.zst] and truth.json
@@ -82,6 +107,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Analyze { file, format } => analyze(&file, format, &config),
         Command::Eval { dir, format } => eval(&dir, format),
+        Command::Generate {
+            output,
+            nodes,
+            pods,
+            replicas,
+            hours,
+            rollouts_per_hour,
+            seed,
+            no_incidents,
+        } => {
+            let shape = generate::ClusterShape {
+                nodes,
+                pods,
+                replicas,
+                hours,
+                rollouts_per_hour,
+                seed,
+                incidents: !no_incidents,
+            };
+            let mut writer = tapio_collectors::recording::RecordingWriter::create(&output)
+                .with_context(|| format!("cannot create {}", output.display()))?;
+            let generated = generate::generate(&shape, &mut writer)?;
+            writer.finish()?;
+            eprintln!(
+                "wrote {} lines, {} deployments to {}",
+                generated.lines,
+                generated.deployments,
+                output.display()
+            );
+            for (root, what) in &generated.incidents {
+                eprintln!("incident: {root}: {what}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

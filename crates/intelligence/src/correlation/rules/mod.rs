@@ -82,8 +82,10 @@ fn is_config_error_waiting(e: &Event) -> bool {
     )
 }
 
+/// A container that ended on its own (not stopped by a pod deletion, which is Info).
 fn is_failed_termination(e: &Event) -> bool {
     matches!(e.kind, EventKind::ContainerTerminated { .. })
+        && e.severity >= tapio_domain::Severity::Warning
 }
 
 fn is_oom_termination(e: &Event) -> bool {
