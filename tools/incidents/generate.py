@@ -224,7 +224,7 @@ def config_live_reload():
     """ConfigMap mounted as a volume; the app watches the file and reloads: running pods break without any
     rollout (kubelet syncs the projected file ~60s after the edit)."""
     name = "config-volume-live-reload"
-    rec, c = new(name, 11002, "2026-04-03T16:40:00+00:00", 16, tzone=kit.tz(3))
+    rec, c = new(name, 11002, "2026-04-03T13:40:00+00:00", 16, tzone=kit.tz(3))
     N = c.nodes
     c.namespace("orders", T("2026-02-26T08:00:00+00:00"), {"team": "orders"})
     yaml_ok = ("server:\n  port: 8080\nupstreams:\n  inventory: http://inventory.orders.svc.cluster.local\n"
@@ -541,7 +541,7 @@ def memory_limit_lowered():
     c.run_deferred()
     kit.node_heartbeats(c)
     c.run_deferred()
-    kit.sample_kubelet(c, 30.0)
+    kit.sample_kubelet(c, 60.0)
     expect(name, "memory", "MemoryLimit", ("Deployment", "reco", "recommender"), ["MemoryLimit"],
            "Deployment/recommender",
            "Argo CD applies limits.memory 1Gi -> 512Mi; the new pod loads its ~640 MiB model and is OOMKilled "
@@ -553,7 +553,7 @@ def memory_limit_lowered():
 @scenario
 def memory_leak_sessions():
     name = "memory-leak-session-store"
-    rec, c = new(name, 13002, "2026-04-10T18:00:00+00:00", 34, tzone=kit.tz(3))
+    rec, c = new(name, 13002, "2026-04-10T15:00:00+00:00", 34, tzone=kit.tz(3))
     N = c.nodes
     c.namespace("identity", T("2026-03-02T10:00:00+00:00"), {"team": "identity"})
     c.configmap("identity", "session-store-config", {"SESSION_TTL": "24h", "REDIS_URL": "redis://sessions-redis:6379"},

@@ -162,21 +162,24 @@ impl Gen<'_> {
                 "lastState": last, "state": if state.is_null() { json!({"running": {"startedAt": ts(started)}}) } else { state }}]})
     }
 
+    /// A v1 Event about `involved` (`{"kind","namespace","name","uid"}`).
     fn event(
         &mut self,
-        ns: &str,
-        kind: &str,
-        name: &str,
-        uid: &str,
+        involved: Value,
         reason: &str,
         message: &str,
         warning: bool,
         count: i32,
     ) -> Result<()> {
+        let ns = involved["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let name = involved["name"].as_str().unwrap_or_default();
         let ev_name = format!("{name}.{:016x}", self.rng.u64(..));
         let ev = json!({"apiVersion": "v1", "kind": "Event",
             "metadata": {"name": ev_name, "namespace": ns, "uid": self.uid(), "resourceVersion": self.rv()},
-            "involvedObject": {"kind": kind, "namespace": ns, "name": name, "uid": uid},
+            "involvedObject": involved,
             "reason": reason, "message": message, "type": if warning { "Warning" } else { "Normal" }, "count": count,
             "firstTimestamp": ts(self.now), "lastTimestamp": ts(self.now), "source": {"component": "kubelet"}});
         self.watch("ADDED", ev)
@@ -195,10 +198,7 @@ impl Gen<'_> {
         let rs = self.replica_set(d, old.len(), limit);
         self.watch("ADDED", rs)?;
         self.event(
-            &d.ns.clone(),
-            "Deployment",
-            &d.name.clone(),
-            &d.uid.clone(),
+            json!({"kind": "Deployment", "namespace": d.ns, "name": d.name, "uid": d.uid}),
             "ScalingReplicaSet",
             &format!("Scaled up replica set {} from 0 to {}", d.rs, old.len()),
             false,
@@ -211,10 +211,7 @@ impl Gen<'_> {
             let pod = self.pod(d, &name, &uid, node, status, false);
             self.watch("ADDED", pod)?;
             self.event(
-                &d.ns.clone(),
-                "Pod",
-                &name,
-                &uid,
+                json!({"kind": "Pod", "namespace": d.ns, "name": name, "uid": uid}),
                 "Pulled",
                 "Container image already present on machine",
                 false,
@@ -370,10 +367,7 @@ fn inject_oom(g: &mut Gen<'_>, d: &mut Deployment) -> Result<(String, String)> {
         let pod = g.pod(d, &name, &uid, node, status, false);
         g.watch("MODIFIED", pod)?;
         g.event(
-            &d.ns.clone(),
-            "Pod",
-            &name,
-            &uid,
+            json!({"kind": "Pod", "namespace": d.ns, "name": name, "uid": uid}),
             "BackOff",
             &format!(
                 "Back-off restarting failed container app in pod {name}_{}({uid})",
@@ -413,7 +407,7 @@ fn inject_bad_image(g: &mut Gen<'_>, d: &mut Deployment) -> Result<(String, Stri
             "state": {"waiting": {"reason": waiting, "message": message}}}]});
         let pod = g.pod(d, &name, &uid, node, status, false);
         g.watch(if waiting == "ErrImagePull" { "ADDED" } else { "MODIFIED" }, pod)?;
-        g.event(&d.ns.clone(), "Pod", &name, &uid, reason, &message, true, 1)?;
+        g.event(json!({"kind": "Pod", "namespace": d.ns, "name": name, "uid": uid}), reason, &message, true, 1)?;
     }
     // The old ReplicaSet keeps serving: the rollout stalls.
     d.rs = old_rs.0;
