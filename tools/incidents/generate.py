@@ -9,6 +9,7 @@ touched). One or more recordings per causal-rule family plus noise-only recordin
     python3 tools/incidents/validate.py
 """
 
+import copy
 import json
 import os
 import sys
@@ -126,14 +127,23 @@ def payments_ns(c, nodes, *, secret_ref=False, reloader=False, ledger_limits=Non
            g.kube_env("K8S_POD_NAME")]
     ann = None
     if secret_ref:
+        es = kit.simple_obj(c, "external-secrets.io/v1", "ExternalSecret", "payments", "ledger-db", add(ns_created, 32),
+                            order=21, spec={"refreshInterval": "1m", "secretStoreRef": {"kind": "ClusterSecretStore",
+                                                                                       "name": "aws-secretsmanager"},
+                                            "target": {"name": "ledger-db", "creationPolicy": "Owner"},
+                                            "dataFrom": [{"extract": {"key": "prod/payments/ledger-db"}}]},
+                            status={"conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced",
+                                                    "message": "secret synced",
+                                                    "lastTransitionTime": ktime(add(c.start, -3600))}],
+                                    "refreshTime": ktime(add(c.start, -40)), "syncedResourceVersion": "1-4f8c2b9a"})
+        es["metadata"]["generation"] = 1
         env = [{"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": "ledger-db", "key": "username"}}},
                {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "ledger-db", "key": "password"}}}] + env
         h["secret"] = kit.secret(c, "payments", "ledger-db", {
             "username": "ledger", "password": "Qm7#vT2p!xWz9LkR4s", "port": "5432"}, add(ns_created, 33),
             labels={"reconcile.external-secrets.io/created-by": "7c1e0a9b2d4f6e8a3b5c7d9e1f2a4b6c"},
             annotations={"reconcile.external-secrets.io/data-hash": "0f7b3c9e2a1d4b6c8e5f7a9b1c3d5e7f"},
-            owner={"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "name": "ledger-db",
-                   "uid": c.uid(), "controller": True, "blockOwnerDeletion": True})
+            owner=kit.owner_ref(es))
     if reloader:
         ann = None
     h["ledger"] = kit.app_deploy(c, "payments", "ledger", "ghcr.io/acme-pay/ledger:4.3.0", replicas=2,
@@ -207,7 +217,7 @@ def config_secret_rotation():
     c.run_deferred()
     kit.node_heartbeats(c)
     c.run_deferred()
-    kit.sample_kubelet(c, 120.0)
+    kit.sample_kubelet(c, 180.0)
     expect(name, "config-secret", "SecretChange", ("Secret", "payments", "ledger-db"),
            ["SecretChange"], "Deployment/ledger",
            "Secret password rotated by external-secrets; Reloader adds STAKATER_LEDGER_DB_SECRET env -> rollout; new "
@@ -276,7 +286,7 @@ def config_live_reload():
     c.run_deferred()
     kit.node_heartbeats(c)
     c.run_deferred()
-    kit.sample_kubelet(c, 120.0)
+    kit.sample_kubelet(c, 180.0)
     expect(name, "config-secret", "ConfigChange", ("ConfigMap", "orders", "order-router-config"),
            ["ConfigChange"], "Deployment/order-router",
            "router.yaml edited (backoff 200ms -> 200) with no rollout; the kubelet syncs the mounted file 40-95 s "
@@ -393,7 +403,7 @@ def probe_readiness_path():
     c.run_deferred()
     kit.node_heartbeats(c)
     c.run_deferred()
-    kit.sample_kubelet(c, 120.0)
+    kit.sample_kubelet(c, 180.0)
     expect(name, "probe-spec", "ProbeMisconfig", ("Deployment", "catalog", "catalog-api"),
            ["ProbeMisconfig", "SpecChange"], "Deployment/catalog-api",
            "helm upgrade changes readinessProbe path /healthz -> /readyz (the app serves /healthz only): the new pod "
@@ -486,7 +496,7 @@ def image_change_panic():
     c.run_deferred()
     kit.node_heartbeats(c)
     c.run_deferred()
-    kit.sample_kubelet(c, 120.0)
+    kit.sample_kubelet(c, 180.0)
     expect(name, "probe-spec", "ImageChange", ("Deployment", "payments", "payments-api"),
            ["ImageChange", "ApplicationError"], "Deployment/payments-api",
            "Argo CD rolls payments-api 2.11.4 -> 2.12.0; the new image panics (nil pointer, exit 2) within a second -> "
@@ -626,9 +636,10 @@ def memory_leak_sessions():
     kit.sample_kubelet(c, 120.0)
     expect(name, "memory", "MemoryLeak", ("Deployment", "identity", "session-store"), ["MemoryLeak"],
            "Deployment/session-store",
-           "session-store (Node.js) heap grows ~15 MiB/min from every start until the 384Mi limit -> OOMKilled every "
-           "~16 min on both pods (restartCount 6 at start), CrashLoopBackOff back-off 10s..; no spec, config or image "
-           "change. OTLP v8js.memory.heap.used tracks it. Decoy: auth rollout restart.")
+           "session-store (Node.js) heap grows ~15 MiB/min from every start until the 384Mi limit -> OOMKilled (137) "
+           "every ~16 min on both pods (restartCount 6 at start, 7-8 at the end); each run lasts > 10 min so the kubelet "
+           "back-off has reset and the container restarts at once (no CrashLoopBackOff, as a real kubelet does). No spec, "
+           "config or image change. OTLP v8js.memory.heap.used tracks it. Decoy: auth rollout restart.")
     return write(rec, name)
 
 
@@ -704,7 +715,7 @@ def cpu_story(name, seed, start, ns, app_name, image, *, lowered, hist, tzone="Z
             if p.alive(t):
                 cadvisor_throttling(c, p, add(t, (g.shash(p.uid) % 1000) / 500.0), lim, demand(t))
         k += 1
-    kit.sample_kubelet(c, 60.0)
+    kit.sample_kubelet(c, 90.0)
     return rec, c, d
 
 
@@ -734,6 +745,1450 @@ def cpu_load_throttling():
            "no change at all: month-end batch traffic raises pdf-renderer CPU demand from ~520m to ~1.4 cores against a "
            "1-core limit; kubelet usage pinned at ~1 core, cAdvisor throttled periods climb, liveness/readiness time "
            "out -> restarts (exit 143). Decoys: prometheus config edit, uploader scaled 2 -> 3.")
+    return write(rec, name)
+
+
+# =========================================================================== 5. node pressure
+
+def node_avail_mem(c, node, t):
+    body = g.summary(c, node, t)
+    return body["node"]["memory"]["availableBytes"]
+
+
+@scenario
+def node_memory_noisy_neighbour():
+    name = "node-memory-pressure-noisy-neighbour"
+    rec, c = new(name, 15001, "2026-04-13T02:00:00+00:00", 26)
+    N = c.nodes
+    victim_node = N[2]
+    c.namespace("analytics", T("2026-03-04T10:00:00+00:00"), {"team": "data"})
+    c.configmap("analytics", "report-builder-config", {"BATCH": "monthly", "CACHE_ROWS": "unbounded"},
+                T("2026-03-04T10:00:30+00:00"), labels={"app.kubernetes.io/name": "report-builder"})
+    leak = lambda d: g.LeakProfile(c, d.app, 640.0)  # noqa: E731
+    rb = kit.app_deploy(c, "analytics", "report-builder", "ghcr.io/acme-data/report-builder:0.14.0", replicas=1,
+                        nodes=[victim_node], lang="python", requests={"cpu": "500m", "memory": "256Mi"}, limits={},
+                        mem_mb=900, cpu_m=900, env_from=[{"configMapRef": {"name": "report-builder-config"}}],
+                        revision=3, profile_fn=leak, age_days=0.0045, part_of="analytics")
+    cw = kit.app_deploy(c, "analytics", "cache-warmer", "ghcr.io/acme-data/cache-warmer:2.2.1", replicas=2,
+                        nodes=[victim_node, N[0]], requests={}, limits={}, mem_mb=310, cpu_m=30, revision=5,
+                        part_of="analytics", probe_path=None, service=False)
+    for p in cw.all_pods():
+        p.obj["status"]["qosClass"] = "BestEffort"
+    h = payments_ns(c, [N[2], N[0], N[1]])
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # when does the node cross memory.available < 100Mi?
+    t = add(c.start, 60)
+    while node_avail_mem(c, victim_node, t) > 100 * Mi:
+        t = add(t, 5)
+    t_p = add(t, 3.4)
+    msg = "kubelet has insufficient memory available"
+    kit.node_update(c, victim_node, t_p, {"MemoryPressure": ("True", "KubeletHasInsufficientMemory", msg)})
+    kit.node_event(c, add(t_p, 0.01), victim_node, "NodeHasInsufficientMemory",
+                   "Node %s status is now: NodeHasInsufficientMemory" % victim_node.name)
+    kit.node_event(c, add(t_p, 0.4), victim_node, "EvictionThresholdMet", "Attempting to reclaim memory", "Warning")
+    kit.node_update(c, victim_node, add(t_p, 0.9), heartbeat=False,
+                    taints_add=[{"key": "node.kubernetes.io/memory-pressure", "effect": "NoSchedule"}])
+    kit.journal(c, add(t_p, 0.3), victim_node, "kubelet.service", kit.klog(add(t_p, 0.3), "W", "eviction_manager.go:381",
+                '"Eviction manager: attempting to reclaim" resourceName="memory"', 2841), pid=2841)
+    rbp = kit.live_pods(rb)[0]
+    ws = rbp.profile.ws(rbp, rbp.run_at(t_p), t_p)
+    avail = node_avail_mem(c, victim_node, t_p)
+    ev_msg = ("The node was low on resource: memory. Threshold quantity: 100Mi, available: %dKi. Container "
+              "report-builder was using %dKi, request is 256Mi, has larger consumption of memory. " % (avail // 1024, ws // 1024))
+    kit.journal(c, add(t_p, 0.5), victim_node, "kubelet.service", kit.klog(add(t_p, 0.5), "I", "eviction_manager.go:638",
+                '"Eviction manager: pods evicted, waiting for pod to be cleaned up" pods=["analytics/%s"]' % rbp.name, 2841), pid=2841)
+    kit.evict(rbp, add(t_p, 0.6), ev_msg)
+    # stale stats: the next housekeeping pass (10 s later) still sees pressure and evicts a BestEffort pod too
+    cwp = [p for p in kit.live_pods(cw) if p.node is victim_node][0]
+    t2 = add(t_p, 10.4)
+    avail2 = avail - 6 * Mi
+    kit.evict(cwp, t2, "The node was low on resource: memory. Threshold quantity: 100Mi, available: %dKi. Container "
+              "cache-warmer was using %dKi, request is 0, has larger consumption of memory. " % (
+                  avail2 // 1024, cwp.profile.ws(cwp, cwp.run_at(t2), t2) // 1024))
+    # replacements land on other nodes (the memory-pressure taint keeps them off)
+    q = kit.replace_pod(rb, rb.cur_rs, add(t_p, 3.0), N[0], run_info=None)
+    q.profile = leak(rb)
+    kit.replace_pod(cw, cw.cur_rs, add(t2, 2.1), N[1])
+    rbp.run_at(add(t_p, 1))
+    # pressure clears after the 5 min transition period
+    t_ok = add(t_p, 312)
+    kit.node_update(c, victim_node, t_ok, {"MemoryPressure": ("False", "KubeletHasSufficientMemory",
+                                                             "kubelet has sufficient memory available")})
+    kit.node_event(c, add(t_ok, 0.01), victim_node, "NodeHasSufficientMemory",
+                   "Node %s status is now: NodeHasSufficientMemory" % victim_node.name)
+    kit.node_update(c, victim_node, add(t_ok, 0.8), heartbeat=False, taints_remove=["node.kubernetes.io/memory-pressure"])
+    # decoy: payments-api config edit without restart
+    c.edit_configmap(add(c.start, 200), h["api_cm"], {"LOG_LEVEL": "debug"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 90.0)
+    expect(name, "node-pressure", "MemoryLeak", ("Deployment", "analytics", "report-builder"),
+           ["MemoryLeak", "NodeMemoryPressure"], "Deployment/cache-warmer",
+           "report-builder (no memory limit, request 256Mi) grows ~640 MiB/min on %s until node memory.available < "
+           "100Mi: MemoryPressure=True, EvictionThresholdMet, report-builder evicted and (stale stats) a BestEffort "
+           "cache-warmer pod too; replacements go to other nodes; pressure clears 5 min later. A correct answer names "
+           "the noisy neighbour (NodeMemoryPressure on the node is acceptable). Decoy: payments-api LOG_LEVEL edit."
+           % victim_node.name, acceptable_root_entities=[{"kind": "Node", "namespace": None, "name": victim_node.name}])
+    return write(rec, name)
+
+
+@scenario
+def node_disk_pressure():
+    name = "node-disk-pressure-evictions"
+    rec, c = new(name, 15002, "2026-04-14T05:30:00+00:00", 22)
+    N = c.nodes
+    dn = N[1]
+    h = payments_ns(c, [N[1], N[1], N[0]])
+    _, sf = web_namespace(c, [N[1], N[2]])
+    monitoring(c, N[0])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # a host-level log shipper buffer (/var/lib/fluent-bit) grows after its output endpoint started rejecting
+    g0 = 68_500_000_000
+    rate = 2_300_000_000 / 60.0
+    t_grow = add(c.start, 30)
+    thresh = int(dn.fs_cap * 0.10)
+
+    def used(t):
+        return int(g0 + max(0.0, (t - t_grow).total_seconds()) * rate) if t < t_ev_done else int(g0 + 4_100_000_000)
+    t_ev_done = add(c.end, 1)
+    t = t_grow
+    while dn.fs_cap - used(t) > thresh:
+        t = add(t, 2)
+    t_p = add(t, 6.2)
+    t_ev_done = add(t_p, 95)  # fluent-bit pod restarted elsewhere drains; operator truncates buffer
+    kit.node_update(c, dn, t_p, {"DiskPressure": ("True", "KubeletHasDiskPressure", "kubelet has disk pressure")})
+    kit.node_event(c, add(t_p, 0.01), dn, "NodeHasDiskPressure", "Node %s status is now: NodeHasDiskPressure" % dn.name)
+    kit.node_event(c, add(t_p, 0.3), dn, "EvictionThresholdMet", "Attempting to reclaim ephemeral-storage", "Warning")
+    kit.node_update(c, dn, add(t_p, 0.9), heartbeat=False,
+                    taints_add=[{"key": "node.kubernetes.io/disk-pressure", "effect": "NoSchedule"}])
+    kit.node_event(c, add(t_p, 1.4), dn, "FreeDiskSpaceFailed",
+                   "Failed to garbage collect required amount of images. Attempted to free 6237194240 bytes, but only "
+                   "found 412311552 bytes eligible to free.", "Warning")
+    kit.journal(c, add(t_p, 0.2), dn, "kubelet.service", kit.klog(add(t_p, 0.2), "W", "eviction_manager.go:381",
+                '"Eviction manager: attempting to reclaim" resourceName="ephemeral-storage"', 2811), pid=2811)
+    victims = [p for p in c.pods if p.node is dn and p.ns in ("payments", "web")][:3]
+    tv = add(t_p, 2.0)
+    for v in victims:
+        avail = (dn.fs_cap - used(tv)) // 1024
+        logs = 20480 + int((tv - v.runs[-1].start).total_seconds() * 180)
+        kit.evict(v, tv, "The node was low on resource: ephemeral-storage. Threshold quantity: %d, available: %dKi. "
+                  "Container %s was using %dKi, request is 0, has larger consumption of ephemeral-storage. "
+                  % (thresh, avail, v.cname, (logs + 57344) // 1024))
+        d = v.workload
+        kit.replace_pod(d, v.owner, add(tv, 1.8), N[2] if v.ns == "web" else N[0])
+        tv = add(tv, 10.3)
+    t_ok = add(t_p, 330)
+    kit.node_update(c, dn, t_ok, {"DiskPressure": ("False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure")})
+    kit.node_event(c, add(t_ok, 0.01), dn, "NodeHasNoDiskPressure", "Node %s status is now: NodeHasNoDiskPressure" % dn.name)
+    kit.node_update(c, dn, add(t_ok, 0.7), heartbeat=False, taints_remove=["node.kubernetes.io/disk-pressure"])
+    c.edit_configmap(add(c.start, 140), h["ledger_cm"], {"KAFKA_TOPIC": "payments.settled.v2"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+
+    def patch(body, node, t):
+        if node is not dn:
+            return
+        u = used(t)
+        for key in ("fs",):
+            body["node"][key]["usedBytes"] = u
+            body["node"][key]["availableBytes"] = dn.fs_cap - u - 4_300_000_000
+        body["node"]["runtime"]["imageFs"]["usedBytes"] = dn.image_fs_used
+        body["node"]["runtime"]["imageFs"]["availableBytes"] = body["node"]["fs"]["availableBytes"]
+    kit.sample_kubelet(c, 90.0, patch=patch)
+    expect(name, "node-pressure", "NodeDiskPressure", ("Node", None, dn.name), ["NodeDiskPressure", "DiskFull"],
+           "Deployment/ledger",
+           "the node root filesystem on %s fills (a host-level log-shipper buffer, not a pod; kubelet fs usedBytes "
+           "climbs ~2.3 GB/min) until nodefs.available < 10%%: DiskPressure=True, image GC cannot free enough "
+           "(FreeDiskSpaceFailed), kubelet evicts 3 pods (ephemeral-storage); replacements on other nodes; pressure "
+           "clears after the buffer is drained. Decoy: ledger-config KAFKA_TOPIC edit (no restart)." % dn.name)
+    return write(rec, name)
+
+
+# =========================================================================== 6. node services
+
+def node_service_story(name, seed, start, which):
+    rec, c = new(name, seed, start, 18)
+    N = c.nodes
+    bad = N[1] if which == "containerd" else N[2]
+    h = payments_ns(c, [N[1], N[2], N[0]] if which == "containerd" else [N[2], N[0], N[1]])
+    _, sf = web_namespace(c, [bad, N[0]])
+    monitoring(c, N[0])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    t0 = add(c.start, 185.442)
+    kpid = 2790 + seed % 100
+    if which == "containerd":
+        cpid = 1911
+        for k in range(6):
+            tt = add(t0, k * 6.3)
+            kit.journal(c, tt, bad, "containerd.service", 'time="%s" level=info msg="starting containerd" revision=05044ec0a9a75232cad458027ca83437aae3f4da version=1.7.27' % kit.mtime(tt).replace("Z", "Z"), pid=cpid + k * 37)
+            kit.journal(c, add(tt, 0.02), bad, "containerd.service",
+                        'containerd: failed to load TOML from /etc/containerd/config.toml: toml: line 41 (last key '
+                        '"plugins.\\"io.containerd.grpc.v1.cri\\".containerd.runtimes.runc.options.SystemdCgroup"): '
+                        'incompatible types: TOML value has type string; destination has type boolean', pid=cpid + k * 37, priority=6)
+            kit.journal(c, add(tt, 0.03), bad, "containerd.service",
+                        "containerd.service: Main process exited, code=exited, status=1/FAILURE", priority=5,
+                        systemd_about="containerd.service")
+            kit.journal(c, add(tt, 0.031), bad, "containerd.service", "containerd.service: Failed with result 'exit-code'.",
+                        priority=4, systemd_about="containerd.service")
+            kit.journal(c, add(tt, 0.033), bad, "containerd.service", "Failed to start containerd.service - containerd container runtime.",
+                        priority=3, systemd_about="containerd.service")
+            if k < 5:
+                kit.journal(c, add(tt, 5.1), bad, "containerd.service",
+                            "containerd.service: Scheduled restart job, restart counter is at %d." % (k + 1), priority=6,
+                            systemd_about="containerd.service")
+        kit.journal(c, add(t0, 37.9), bad, "containerd.service", "containerd.service: Start request repeated too quickly.",
+                    priority=4, systemd_about="containerd.service")
+        for k in range(0, 14):
+            tt = add(t0, 2.5 + k * 30)
+            kit.journal(c, tt, bad, "kubelet.service", kit.klog(tt, "E", "kubelet.go:2440",
+                        '"Container runtime sanity check failed" err="rpc error: code = Unavailable desc = connection error: '
+                        'desc = \\"transport: Error while dialing: dial unix /run/containerd/containerd.sock: connect: '
+                        'no such file or directory\\""', kpid), pid=kpid)
+            kit.journal(c, add(tt, 0.4), bad, "kubelet.service", kit.klog(add(tt, 0.4), "E", "kubelet.go:2412",
+                        '"Skipping pod synchronization" err="container runtime is down"', kpid), pid=kpid)
+        t_nr = add(t0, 9.8)
+        kit.node_update(c, bad, t_nr, {"Ready": ("False", "KubeletNotReady", "container runtime is down")})
+        kit.node_event(c, add(t_nr, 0.02), bad, "NodeNotReady", "Node %s status is now: NodeNotReady" % bad.name)
+        t_ctrl = add(t_nr, 0.6)
+        taint = {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}
+        down = lambda n, t: False  # noqa: E731  (kubelet still answers; runtime stats are missing)
+    else:
+        for k in range(8):
+            tt = add(t0, k * 10.4)
+            pid = kpid + k * 53
+            kit.journal(c, tt, bad, "kubelet.service", kit.klog(tt, "I", "server.go:211",
+                        '"--pod-infra-container-image will not be pruned by the image garbage collector in kubelet and '
+                        'should also be set in the remote runtime"', pid), pid=pid)
+            kit.journal(c, add(tt, 0.05), bad, "kubelet.service", kit.klog(add(tt, 0.05), "E", "run.go:72",
+                        '"command failed" err="failed to parse kubelet flag: unknown flag: --container-runtime"', pid), pid=pid)
+            kit.journal(c, add(tt, 0.07), bad, "kubelet.service", "kubelet.service: Main process exited, code=exited, "
+                        "status=1/FAILURE", priority=5, systemd_about="kubelet.service")
+            kit.journal(c, add(tt, 0.08), bad, "kubelet.service", "kubelet.service: Failed with result 'exit-code'.",
+                        priority=4, systemd_about="kubelet.service")
+            kit.journal(c, add(tt, 5.2), bad, "kubelet.service",
+                        "kubelet.service: Scheduled restart job, restart counter is at %d." % (k + 1), priority=6,
+                        systemd_about="kubelet.service")
+        # node-lifecycle-controller: no lease renewal for 50 s -> Unknown
+        t_nr = add(t0, 52.7)
+        unk = ("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.")
+        kit.node_update(c, bad, t_nr, {"Ready": unk, "MemoryPressure": unk, "DiskPressure": unk, "PIDPressure": unk},
+                        heartbeat=False)
+        kit.node_event(c, add(t_nr, 0.02), bad, "NodeNotReady", "Node %s status is now: NodeNotReady" % bad.name,
+                       component="node-controller", real_uid=True)
+        t_ctrl = add(t_nr, 0.5)
+        taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
+        kit.node_update(c, bad, t_ctrl, heartbeat=False,
+                        taints_add=[{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}])
+        down = lambda n, t: n is bad and t >= t0  # noqa: E731
+    kit.node_update(c, bad, add(t_ctrl, 0.1), heartbeat=False, taints_add=[taint])
+    victims = [p for p in c.pods if p.node is bad and p.workload is not None and p.ns != "kube-system"
+               and p.deleted is None]
+    for p in victims:
+        tp = add(t_ctrl, c.rng.uniform(0.2, 1.5))
+        kit.set_ready(p, tp, False)
+        c.event(add(tp, 0.01), p.obj, "NodeNotReady", "Node is not ready", "Warning", component="node-controller")
+        # the taint manager deletes pods that tolerate not-ready/unreachable for 300 s
+        te = add(t_ctrl, 300 + c.rng.uniform(0.1, 0.9))
+        if te >= end:
+            continue
+        c.event(te, p.obj, "TaintManagerEviction", "Marking for deletion Pod %s/%s" % (p.ns, p.name),
+                component="taint-eviction-controller")
+        g.set_cond(p.conds(), "DisruptionTarget", "True", te, "DeletionByTaintManager",
+                   "Taint manager: deleting due to NoExecute taint")
+        c.kube(add(te, 0.02), "MODIFIED", p.obj)
+        p.obj["metadata"]["deletionTimestamp"] = ktime(add(te, 30))
+        p.obj["metadata"]["deletionGracePeriodSeconds"] = 30
+        c.kube(add(te, 0.05), "MODIFIED", p.obj)
+        p.terminating = add(te, 0.05)
+        p._notify(add(te, 0.06))
+        other = [n for n in N if n is not bad]
+        kit.replace_pod(p.workload, p.owner, add(te, 0.12), other[g.shash(p.name) % 2])
+    # the kubelet stats of the node stop (kubelet dead) / lose container stats (runtime dead)
+    c.edit_configmap(add(c.start, 75), h["api_cm"], {"RATE_LIMIT_RPS": "180"})
+    c.run_deferred()
+    kit.node_heartbeats(c, skip=lambda n, t: n is bad and t >= t0)
+    c.run_deferred()
+
+    def patch(body, node, t):
+        if which == "containerd" and node is bad and t >= t0:
+            for ps in body["pods"]:
+                ps["containers"] = []
+    kit.sample_kubelet(c, 120.0, patch=patch, down=down)
+    return rec, c, bad
+
+
+@scenario
+def node_containerd_down():
+    name = "node-notready-containerd-failed"
+    rec, c, bad = node_service_story(name, 16001, "2026-04-15T08:00:00+00:00", "containerd")
+    expect(name, "node-service", "NodeServiceFailure", ("Node", None, bad.name), ["NodeServiceFailure", "NodeNotReady"],
+           "Deployment/ledger",
+           "a bad /etc/containerd/config.toml (SystemdCgroup as a string) makes containerd.service exit 1 on start; "
+           "systemd restarts it 5 times then gives up (Start request repeated too quickly); kubelet: runtime sanity check "
+           "fails, node Ready=False 'container runtime is down'; node-controller taints not-ready:NoExecute, pods marked "
+           "NotReady and evicted after 300 s, replaced elsewhere. Root unit: containerd.service on %s." % bad.name,
+           root_unit="containerd.service")
+    return write(rec, name)
+
+
+@scenario
+def node_kubelet_down():
+    name = "node-notready-kubelet-crashloop"
+    rec, c, bad = node_service_story(name, 16002, "2026-04-16T22:10:00+00:00", "kubelet")
+    expect(name, "node-service", "NodeServiceFailure", ("Node", None, bad.name), ["NodeServiceFailure", "NodeNotReady"],
+           "Deployment/payments-api",
+           "after an unattended package update the kubelet exits on start ('unknown flag: --container-runtime') and "
+           "systemd restarts it every 5 s; no lease renewals -> Ready=Unknown 'Kubelet stopped posting node status.', "
+           "unreachable taints, pods NotReady then evicted by the taint manager after 300 s (stuck Terminating), "
+           "replacements elsewhere; the node's stats/summary stops. Root unit: kubelet.service on %s." % bad.name,
+           root_unit="kubelet.service")
+    return write(rec, name)
+
+
+# =========================================================================== 7. DNS
+
+@scenario
+def dns_upstream_servfail():
+    name = "dns-upstream-servfail"
+    rec, c = new(name, 17001, "2026-04-17T12:00:00+00:00", 16)
+    N = c.nodes
+    h = payments_ns(c, N)
+    _, sf = web_namespace(c, [N[0], N[2]])
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    t0 = add(c.start, 240.5)
+    t1 = add(c.start, 780.0)
+    api = h["api"]
+    pods = kit.live_pods(api)
+    cd = kit.coredns_pods(c)
+    # DNS traffic: search-path expansion NXDOMAINs are normal (ndots:5), then the external name itself
+    t = add(c.start, 3)
+    k = 0
+    while t < end:
+        for p in pods + kit.live_pods(h["ledger"]):
+            ext = "api.psp.example.net" if p in pods else "b-1.payments.x3k9qa.c4.kafka.eu-west-1.amazonaws.com"
+            for sfx in ("payments.svc.cluster.local", "svc.cluster.local", "cluster.local", "eu-west-1.compute.internal"):
+                kit.dns(c, add(t, 0.001), p.node, p.ip, "%s.%s." % (ext, sfx), "NXDOMAIN", c.rng.uniform(0.2, 0.9))
+            failing = t0 <= t < t1 and p in pods
+            if failing:
+                kit.dns(c, add(t, 0.01), p.node, p.ip, ext + ".", "SERVFAIL" if k % 3 else "TIMEOUT",
+                        c.rng.uniform(1990, 2010) if k % 3 else 5000.0)
+            else:
+                kit.dns(c, add(t, 0.01), p.node, p.ip, ext + ".", "NOERROR", c.rng.uniform(0.4, 3.0),
+                        answers=["203.0.113.%d" % (20 + g.shash(ext) % 200)] if p in pods else ["10.0.2.%d" % (10 + g.shash(ext) % 200)])
+        t = add(t, 40 + c.rng.uniform(-1, 1))
+        k += 1
+    # readiness checks the PSP dependency -> 503 while lookups fail
+    for i, p in enumerate(pods):
+        s = add(t0, 7 + i * 3.1)
+        kit.probe_failures(p, s, add(t1, 4), "HTTP probe failed with statuscode: 503")
+        kit.set_ready(p, add(t1, 9 + i), True)
+    # spans: payments-api client calls to the PSP fail with the resolver error
+    t = add(c.start, 15)
+    while t < end:
+        for p in pods:
+            tid = c.hexs(32)
+            root = c.hexs(16)
+            child = c.hexs(16)
+            bad = t0 <= t < t1
+            st = add(t, c.rng.uniform(0, 2))
+            dur = 2.004 if bad else c.rng.uniform(0.08, 0.3)
+            err = 'dial tcp: lookup api.psp.example.net on 172.20.0.10:53: server misbehaving' if bad else None
+            spans = [kit.span(c, tid, root, None, "POST /v2/charges", 2, st, add(st, dur + 0.01),
+                              [("http.request.method", "POST"), ("http.route", "/v2/charges"),
+                               ("http.response.status_code", 502 if bad else 200)], "upstream unavailable" if bad else None),
+                     kit.span(c, tid, child, root, "POST", 3, add(st, 0.004), add(st, dur),
+                              [("http.request.method", "POST"), ("server.address", "api.psp.example.net"),
+                               ("url.full", "https://api.psp.example.net/v2/charges")] +
+                              ([("error.type", "*net.DNSError")] if bad else [("http.response.status_code", 200)]), err)]
+            kit.export_spans(c, add(st, 5), p, spans)
+        t = add(t, 30)
+    c.edit_configmap(add(c.start, 130), h["ledger_cm"], {"CONSUMER_GROUP": "ledger-v2"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "dns", "DnsFailure", ("Service", "kube-system", "kube-dns"), ["DnsFailure"], "Deployment/payments-api",
+           "the VPC resolver behind CoreDNS stops answering: lookups of api.psp.example.net from the payments-api pod "
+           "IPs return SERVFAIL (2 s) / TIMEOUT for 9 min (cluster-internal names fine; the search-path NXDOMAINs "
+           "before and after are normal ndots:5 noise, not failures); payments-api readiness (checks the PSP) returns "
+           "503, pods unready, spans fail with 'server misbehaving'; recovers at the end. Decoy: ledger-config edit.",
+           acceptable_root_entities=[{"kind": "Deployment", "namespace": "kube-system", "name": "coredns"}])
+    return write(rec, name)
+
+
+# =========================================================================== 8. dependency
+
+@scenario
+def dependency_down():
+    name = "dependency-ledger-down-cascade"
+    rec, c = new(name, 18001, "2026-04-18T15:00:00+00:00", 16)
+    N = c.nodes
+    h = payments_ns(c, N)
+    c.namespace("shop", T("2026-02-23T09:15:02+00:00"), {"team": "storefront"})
+    co = kit.app_deploy(c, "shop", "checkout", "ghcr.io/acme-shop/checkout:v2.8.1", replicas=2, nodes=[N[0], N[2]],
+                        revision=21, mem_mb=31, part_of="shop")
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    t0 = add(c.start, 300.2)  # ledger's database stops accepting connections (RDS storage full)
+    led, api = h["ledger"], h["api"]
+    for i, p in enumerate(kit.live_pods(led)):
+        kit.probe_failures(p, add(t0, 4 + i * 2.2), end, "HTTP probe failed with statuscode: 503")
+    svc = {"ledger": kit.live_pods(led), "payments-api": kit.live_pods(api), "checkout": kit.live_pods(co)}
+    t = add(c.start, 10)
+    while t < end:
+        for cp in svc["checkout"]:
+            for _ in range(1):
+                tid = c.hexs(32)
+                st = add(t, c.rng.uniform(0, 10))
+                bad = st >= add(t0, 14)
+                ledger_bad = st >= t0
+                ap = svc["payments-api"][g.shash(tid) % 2]
+                lp = svc["ledger"][g.shash(tid[::-1]) % 2]
+                s1, s2, s3, s4, s5 = (c.hexs(16) for _ in range(5))
+                d_led = 3.002 if ledger_bad else c.rng.uniform(0.01, 0.04)
+                d_api = d_led + 0.02 if not bad else 0.006
+                d_co = d_api + 0.03
+                co_sp = [kit.span(c, tid, s1, None, "POST /api/checkout", 2, st, add(st, d_co + 0.01),
+                                  [("http.request.method", "POST"), ("http.route", "/api/checkout"),
+                                   ("http.response.status_code", 502 if ledger_bad else 200)], "payment failed" if ledger_bad else None),
+                         kit.span(c, tid, s2, s1, "POST", 3, add(st, 0.003), add(st, d_co),
+                                  [("http.request.method", "POST"), ("server.address", "payments-api.payments.svc.cluster.local"),
+                                   ("http.response.status_code", 503 if ledger_bad else 200)], "503 Service Unavailable" if ledger_bad else None)]
+                kit.export_spans(c, add(st, 5.1), cp, co_sp)
+                api_sp = [kit.span(c, tid, s3, s2, "POST /v1/payments", 2, add(st, 0.005), add(st, d_api + 0.008),
+                                   [("http.request.method", "POST"), ("http.route", "/v1/payments"),
+                                    ("http.response.status_code", 503 if ledger_bad else 201)], "ledger unavailable" if ledger_bad else None),
+                          kit.span(c, tid, s4, s3, "POST", 3, add(st, 0.007), add(st, 0.007 + (d_led if not bad else 0.002)),
+                                   [("http.request.method", "POST"), ("server.address", "ledger.payments.svc.cluster.local")]
+                                   + ([("error.type", "*net.OpError")] if bad else [("http.response.status_code", 503 if ledger_bad else 201)]),
+                                   ("dial tcp 172.20.%d.%d:80: connect: connection refused" % (g.shash("ledger") % 200, 17)) if bad
+                                   else ("503 Service Unavailable" if ledger_bad else None))]
+                kit.export_spans(c, add(st, 5.2), ap, api_sp)
+                if not bad:
+                    led_sp = [kit.span(c, tid, s5, s4, "POST /entries", 2, add(st, 0.009), add(st, 0.009 + d_led - 0.004),
+                                       [("http.request.method", "POST"), ("http.route", "/entries"),
+                                        ("http.response.status_code", 503 if ledger_bad else 201)],
+                                       'failed to connect to `user=ledger database=ledger`: dial tcp 10.0.2.77:5432: connect: connection timed out'
+                                       if ledger_bad else None)]
+                    kit.export_spans(c, add(st, 5.3), lp, led_sp)
+        t = add(t, 30)
+    # callers go unready too? no: their readiness does not check downstreams (realistic default)
+    c.edit_configmap(add(c.start, 120), h["api_cm"], {"LOG_LEVEL": "debug"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "dependency", "DependencyFailure", ("Deployment", "payments", "ledger"),
+           ["DependencyFailure"], "Deployment/checkout",
+           "ledger's database stops accepting connections (outside the cluster): ledger readiness 503 on both pods from "
+           "~T+5m, its endpoints empty; payments-api calls to ledger fail (503, then connection refused once no endpoint "
+           "is ready) and return 503; checkout returns 502. Spans (checkout -> payments-api -> ledger) show the call "
+           "graph; errors start at ledger. A correct answer blames ledger, not payments-api or checkout.")
+    return write(rec, name)
+
+
+# =========================================================================== 9. NetworkPolicy
+
+@scenario
+def netpol_egress():
+    name = "networkpolicy-egress-blocks-db"
+    rec, c = new(name, 19001, "2026-04-20T10:00:00+00:00", 15)
+    N = c.nodes
+    h = payments_ns(c, N)
+    _, sf = web_namespace(c, [N[0], N[1]])
+    monitoring(c, N[2])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # decoy: an unrelated, allow-all-within-namespace ingress policy in web, 2 minutes earlier
+    np_web = kit.simple_obj(c, "networking.k8s.io/v1", "NetworkPolicy", "web", "allow-same-namespace",
+                            add(c.start, 95), initial=False,
+                            spec={"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}], "policyTypes": ["Ingress"]})
+    c.kube(add(c.start, 95), "ADDED", np_web)
+    t0 = add(c.start, 215.6)
+    np = kit.simple_obj(c, "networking.k8s.io/v1", "NetworkPolicy", "payments", "ledger-egress", t0, initial=False,
+                        labels={"app.kubernetes.io/managed-by": "kustomize"},
+                        spec={"podSelector": {"matchLabels": {"app.kubernetes.io/name": "ledger"}},
+                              "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                                          "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                                  "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]},
+                                         {"ports": [{"protocol": "TCP", "port": 9098}],
+                                          "to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]}],
+                              "policyTypes": ["Egress"]})
+    np["metadata"]["generation"] = 1
+    c.kube(t0, "ADDED", np)
+    led = h["ledger"]
+    for i, p in enumerate(kit.live_pods(led)):
+        ts = add(t0, 1.5 + i * 0.7)
+        k = 0
+        while ts < end:
+            sport = 40000 + (g.shash((p.name, k)) % 20000)
+            kit.ebpf(c, add(ts, 1.0), p, "tcp_retransmit", 7, "ledger", saddr=p.ip, sport=sport, daddr="10.0.2.77",
+                     dport=5432, state="SYN_SENT")
+            kit.ebpf(c, add(ts, 5.0), p, "tcp_connect_failed", 7, "ledger", saddr=p.ip, sport=sport, daddr="10.0.2.77",
+                     dport=5432, errno=110)
+            ts = add(ts, 10 + c.rng.uniform(-0.5, 0.5))
+            k += 1
+        kit.probe_failures(p, add(t0, 6 + i * 2), end, "HTTP probe failed with statuscode: 503")
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "networkpolicy", "NetworkPolicy", ("NetworkPolicy", "payments", "ledger-egress"), ["NetworkPolicy"],
+           "Deployment/ledger",
+           "a new egress NetworkPolicy selects the ledger pods and allows only DNS and Kafka (9098), not Postgres 5432: "
+           "ebpf SYN retransmits then tcp_connect_failed ETIMEDOUT (110) to 10.0.2.77:5432 from both ledger pods; "
+           "ledger readiness (checks the DB) 503 -> both pods unready. Decoy: an allow-same-namespace ingress policy "
+           "in web two minutes earlier (breaks nothing).")
+    return write(rec, name)
+
+
+# =========================================================================== 10. volumes
+
+def statefulset(c, ns, name, app, created, replicas, sc, size, manager="helm"):
+    tmpl = {"metadata": {"creationTimestamp": None, "labels": {"app.kubernetes.io/name": name}}, "spec": app.pod_spec()}
+    tmpl["spec"]["containers"][0].setdefault("volumeMounts", []).append({"name": "data", "mountPath": "/var/lib/postgresql/data"})
+    obj = kit.simple_obj(c, "apps/v1", "StatefulSet", ns, name, created, initial=False,
+                         labels={"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "Helm"},
+                         spec={"replicas": replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                               "template": tmpl, "volumeClaimTemplates": [{
+                                   "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                   "metadata": {"name": "data", "creationTimestamp": None},
+                                   "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": sc,
+                                            "resources": {"requests": {"storage": size}}, "volumeMode": "Filesystem"},
+                                   "status": {"phase": "Pending"}}],
+                               "serviceName": name, "podManagementPolicy": "OrderedReady",
+                               "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                               "revisionHistoryLimit": 10, "persistentVolumeClaimRetentionPolicy": {
+                                   "whenDeleted": "Retain", "whenScaled": "Retain"}},
+                         status={"replicas": 0, "availableReplicas": 0, "observedGeneration": 1})
+    obj["metadata"]["generation"] = 1
+    return obj
+
+
+def pvc_story(name, seed, start, variant):
+    rec, c = new(name, seed, start, 14)
+    N = c.nodes
+    h = payments_ns(c, N)
+    c.namespace("data", T("2026-03-05T10:00:00+00:00"), {"team": "data-platform"})
+    sc_name = "gp3-immediate"
+    kit.simple_obj(c, "storage.k8s.io/v1", "StorageClass", None, sc_name, T("2026-03-05T09:00:00+00:00"), order=5,
+                   extra={"provisioner": "ebs.csi.aws.com", "parameters": {"type": "gp3", "encrypted": "true",
+                          "kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/4f1c2d3e-8a9b-4c7d-9e0f-1a2b3c4d5e6f"},
+                          "reclaimPolicy": "Delete", "allowVolumeExpansion": True, "volumeBindingMode": "Immediate"})
+    monitoring(c, N[0])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    t0 = add(c.start, 120.3)
+    used_sc = sc_name if variant == "iam" else "gp3-encrypted"
+    app = g.App("pg-analytics", "docker.io/bitnami/postgresql:16.6.0", 5432, lang="c",
+                requests={"cpu": "500m", "memory": "1Gi"}, limits={"memory": "2Gi"}, probe_path=None, mem_mb=300,
+                sa="pg-analytics")
+    app.labels = {"app.kubernetes.io/name": "pg-analytics"}
+    sts = statefulset(c, "data", "pg-analytics", app, t0, 1, used_sc, "200Gi")
+    c.kube(t0, "ADDED", sts)
+    pvc = kit.simple_obj(c, "v1", "PersistentVolumeClaim", "data", "data-pg-analytics-0", add(t0, 0.05), initial=False,
+                         labels={"app.kubernetes.io/name": "pg-analytics"},
+                         annotations={"volume.beta.kubernetes.io/storage-provisioner": "ebs.csi.aws.com",
+                                      "volume.kubernetes.io/storage-provisioner": "ebs.csi.aws.com"} if variant == "iam" else None,
+                         spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "200Gi"}},
+                               "storageClassName": used_sc, "volumeMode": "Filesystem"},
+                         status={"phase": "Pending"})
+    pvc["metadata"]["finalizers"] = ["kubernetes.io/pvc-protection"]
+    c.kube(add(t0, 0.05), "ADDED", pvc)
+    c.event(add(t0, 0.06), sts, "SuccessfulCreate", "create Claim data-pg-analytics-0 Pod pg-analytics-0 in StatefulSet "
+            "pg-analytics success", component="statefulset-controller")
+    tmpl = copy.deepcopy(sts["spec"]["template"])
+    tmpl["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data-pg-analytics-0"}}]
+    p = g.Pod(c, sts, "pg-analytics-0", app, N[0], add(t0, 0.08), owner_kind="StatefulSet", template=tmpl,
+              extra_labels={"apps.kubernetes.io/pod-index": "0", "controller-revision-hash": "pg-analytics-5d8c7f9b6d",
+                            "statefulset.kubernetes.io/pod-name": "pg-analytics-0"})
+    p.obj["metadata"].pop("generateName", None)
+    p.obj["metadata"]["generateName"] = "pg-analytics-"
+    p.created = add(t0, 0.08)
+    c.kube(p.created, "ADDED", p.obj)
+    c.event(add(t0, 0.09), sts, "SuccessfulCreate", "create Pod pg-analytics-0 in StatefulSet pg-analytics successful",
+            component="statefulset-controller")
+    msg = ("0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/3 nodes are "
+           "available: 3 Preemption is not helpful for scheduling.")
+    reps = []
+    tr = add(t0, 1.2)
+    while tr < end:
+        reps.append(tr)
+        tr = add(tr, min(300, 10 * 2 ** len(reps)) + c.rng.uniform(0, 2))
+    kit.unschedulable(p, add(t0, 0.15), msg, reps)
+    if variant == "iam":
+        c.event(add(t0, 0.2), pvc, "ExternalProvisioning",
+                "Waiting for a volume to be created either by the external provisioner 'ebs.csi.aws.com' or manually by the "
+                "system administrator. If volume creation is delayed, please verify that the provisioner is running and "
+                "correctly registered.", component="persistentvolume-controller")
+        tp = add(t0, 0.4)
+        k = 0
+        while tp < end:
+            c.event(tp, pvc, "Provisioning", 'External provisioner is provisioning volume for claim "data/data-pg-analytics-0"',
+                    component="ebs.csi.aws.com_ebs-csi-controller-6b7d9c5f4-x2k8p_4c1e9a2b-7d3f-4e5a-8b6c-9d0e1f2a3b4c")
+            c.event(add(tp, 1.1), pvc, "ProvisioningFailed",
+                    'failed to provision volume with StorageClass "gp3-immediate": rpc error: code = Internal desc = Could '
+                    'not create volume "pvc-%s": could not create volume in EC2: operation error EC2: CreateVolume, https '
+                    'response error StatusCode: 400, RequestID: 8e2f6c1a-3b4d-4e5f-9a7b-1c2d3e4f5a6b, api error '
+                    'InvalidKMSKey.InvalidState: arn:aws:kms:eu-west-1:123456789012:key/4f1c2d3e-8a9b-4c7d-9e0f-1a2b3c4d5e6f '
+                    'is pending deletion.' % pvc["metadata"]["uid"], "Warning",
+                    component="ebs.csi.aws.com_ebs-csi-controller-6b7d9c5f4-x2k8p_4c1e9a2b-7d3f-4e5a-8b6c-9d0e1f2a3b4c")
+            k += 1
+            tp = add(tp, min(300, 5 * 2 ** k) + c.rng.uniform(0, 1))
+    else:
+        tp = add(t0, 0.2)
+        k = 0
+        while tp < end:
+            c.event(tp, pvc, "ProvisioningFailed", 'storageclass.storage.k8s.io "gp3-encrypted" not found', "Warning",
+                    component="persistentvolume-controller")
+            k += 1
+            tp = add(tp, 15 + c.rng.uniform(0, 0.3))
+    c.edit_configmap(add(c.start, 60), h["ledger_cm"], {"GOMEMLIMIT": "220MiB"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    return rec
+
+
+@scenario
+def pvc_kms():
+    name = "pvc-provisioning-failed-kms"
+    rec = pvc_story(name, 20001, "2026-04-21T09:00:00+00:00", "iam")
+    expect(name, "volume", "VolumeProvisioning", ("PersistentVolumeClaim", "data", "data-pg-analytics-0"),
+           ["VolumeProvisioning"], "StatefulSet/pg-analytics",
+           "new StatefulSet pg-analytics (helm); its PVC on StorageClass gp3-immediate (volumeBindingMode Immediate) "
+           "cannot be provisioned: the EBS CSI controller's CreateVolume fails (KMS key pending deletion), "
+           "ProvisioningFailed with back-off; pod pg-analytics-0 stays Pending with FailedScheduling 'pod has unbound "
+           "immediate PersistentVolumeClaims'. Decoy: ledger-config edit.")
+    return write(rec, name)
+
+
+@scenario
+def pvc_missing_class():
+    name = "pvc-storageclass-not-found"
+    rec = pvc_story(name, 20002, "2026-04-22T14:00:00+00:00", "missing")
+    expect(name, "volume", "VolumeProvisioning", ("PersistentVolumeClaim", "data", "data-pg-analytics-0"),
+           ["VolumeProvisioning"], "StatefulSet/pg-analytics",
+           "the StatefulSet's volumeClaimTemplate names StorageClass gp3-encrypted, which does not exist (the cluster "
+           "has gp3-immediate): persistentvolume-controller ProvisioningFailed 'storageclass.storage.k8s.io "
+           "\"gp3-encrypted\" not found' every 15 s; pod Pending 'unbound immediate PersistentVolumeClaims'. "
+           "SpecChange on the StatefulSet is a defensible deeper answer.",
+           acceptable_root_entities=[{"kind": "StatefulSet", "namespace": "data", "name": "pg-analytics"}])
+    return write(rec, name)
+
+
+# =========================================================================== 11-13. scheduling, taints, quota
+
+def begin_rollout(d, t):
+    """Rollout whose first new pod is created but not launched (caller decides)."""
+    c = d.c
+    d.revision += 1
+    rev = d.revision
+    t1 = add(t, 0.02)
+    new_rs = d.new_rs(d.tmpl, rev, t1, 1)
+    new_rs["status"] = {"replicas": 0, "observedGeneration": 1}
+    d.cur_rs = new_rs
+    c.defer(t1, lambda tt: c.kube(tt, "ADDED", new_rs))
+    c.event(add(t1, 0.002), d.obj, "ScalingReplicaSet", "Scaled up replica set %s to 1 from 0" % new_rs["metadata"]["name"],
+            component="deployment-controller")
+
+    def bump(tt):
+        d.obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = str(rev)
+    c.defer(add(t1, 0.015), bump)
+    nm = new_rs["metadata"]["name"]
+    prog = ("True", "ReplicaSetUpdated", 'ReplicaSet "%s" is progressing.' % nm)
+    d.set_status(add(t1, 0.02), prog)
+    d.set_status(add(t, 601.0), ("False", "ProgressDeadlineExceeded", 'ReplicaSet "%s" has timed out progressing.' % nm))
+    return new_rs
+
+
+def scale_to(d, t, n, manager="kubectl"):
+    c = d.c
+    d.replicas = n
+
+    def op(tt):
+        d.obj["spec"]["replicas"] = n
+        d.obj["metadata"]["generation"] += 1
+        mf = d.obj["metadata"]["managedFields"]
+        mf.append({"manager": manager, "operation": "Update", "apiVersion": "apps/v1", "time": ktime(tt),
+                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}, "subresource": "scale"})
+        c.kube(tt, "MODIFIED", d.obj)
+    c.defer(t, op)
+    d.scale_rs(add(t, 0.03), d.cur_rs, n)
+
+
+@scenario
+def scale_insufficient_cpu():
+    name = "scale-up-insufficient-cpu"
+    rec, c = new(name, 21001, "2026-04-23T07:00:00+00:00", 14)
+    N = c.nodes
+    c.namespace("batch", T("2026-03-06T10:00:00+00:00"), {"team": "data"})
+    wk = kit.app_deploy(c, "batch", "etl-worker", "ghcr.io/acme-data/etl-worker:5.0.2", replicas=3, nodes=N,
+                        requests={"cpu": "1500m", "memory": "1Gi"}, limits={"memory": "2Gi"}, mem_mb=700, cpu_m=1200,
+                        revision=8, probe_path=None, service=False, part_of="batch")
+    h = payments_ns(c, N)
+    monitoring(c, N[0])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    t0 = add(c.start, 150.7)
+    scale_to(wk, t0, 8)
+    msg = ("0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims "
+           "found for incoming pod.")
+    pend = []
+    for i in range(5):
+        tp = add(t0, 0.05 + i * 0.01)
+        p = kit.create_pending(wk, wk.cur_rs, tp)
+        pend.append(p)
+        reps = [add(tp, 1 + 2 ** k) for k in range(1, 5)] + [add(tp, 300 * k + 17) for k in range(1, 3)]
+        kit.unschedulable(p, add(tp, 0.04), msg, [r for r in reps if r < end])
+        c.event(add(tp, 10.5), p.obj, "NotTriggerScaleUp", "pod didn't trigger scale-up: 1 max node group size reached",
+                component="cluster-autoscaler")
+    wk.set_status(add(t0, 0.3))
+    c.edit_configmap(add(c.start, 420), h["api_cm"], {"RATE_LIMIT_RPS": "220"})
+    h["api"].scale(add(c.start, 500), 3, [N[0]])
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "scheduling", "ScaleChange", ("Deployment", "batch", "etl-worker"), ["ScaleChange", "Scheduling"],
+           "Deployment/etl-worker",
+           "kubectl scale etl-worker 3 -> 8 (1500m CPU request each); 5 new pods stay Pending: FailedScheduling "
+           "'0/3 nodes are available: 3 Insufficient cpu. preemption: ... No preemption victims found', "
+           "cluster-autoscaler NotTriggerScaleUp (max node group size). Decoy: payments-api scaled 2 -> 3 (fits).")
+    return write(rec, name)
+
+
+@scenario
+def taint_blocks_rollout():
+    name = "taint-untolerated-rollout-pending"
+    rec, c = new(name, 22001, "2026-04-24T11:00:00+00:00", 14)
+    N = c.nodes
+    h = payments_ns(c, N)
+    _, sf = web_namespace(c, [N[0], N[2]])
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    t0 = add(c.start, 100.1)
+    # operator meant `kubectl taint nodes -l role=monitoring ...` and ran it on all nodes
+    for i, n in enumerate(N):
+        kit.node_update(c, n, add(t0, i * 0.08), heartbeat=False,
+                        taints_add=[{"key": "dedicated", "value": "monitoring", "effect": "NoSchedule"}])
+    t1 = add(c.start, 250.4)
+    led = h["ledger"]
+    set_image(led, t1, "ghcr.io/acme-pay/ledger:4.3.1", manager="argocd-controller")
+    rs = begin_rollout(led, add(t1, 0.05))
+    p = kit.create_pending(led, rs, add(t1, 0.08))
+    msg = ("0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: monitoring}. preemption: 0/3 nodes "
+           "are available: 3 Preemption is not helpful for scheduling.")
+    reps = [add(t1, 1 + 2 ** k) for k in range(1, 5)] + [add(t1, 300 * k + 11) for k in range(1, 3)]
+    kit.unschedulable(p, add(t1, 0.12), msg, [r for r in reps if r < end])
+    led.rs_status(rs, add(t1, 0.2))
+    c.edit_configmap(add(c.start, 40), h["api_cm"], {"LOG_LEVEL": "warn"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "taints", "Scheduling", ("Node", None, N[0].name), ["Scheduling"], "Deployment/ledger",
+           "all three nodes get the taint dedicated=monitoring:NoSchedule (kubectl taint without a selector, visible only "
+           "as Node spec.taints changes); 2.5 min later a routine ledger image bump creates a pod that stays Pending: "
+           "'3 node(s) had untolerated taint {dedicated: monitoring}'. Running pods are unaffected (NoSchedule). The "
+           "image change is not the cause (ImageChange is wrong).",
+           acceptable_root_entities=[{"kind": "Node", "namespace": None, "name": n.name} for n in N[1:]])
+    return write(rec, name)
+
+
+@scenario
+def quota_exceeded():
+    name = "quota-exceeded-failedcreate"
+    rec, c = new(name, 23001, "2026-04-25T13:00:00+00:00", 14)
+    N = c.nodes
+    c.namespace("team-a", T("2026-03-07T10:00:00+00:00"), {"team": "a"})
+    q = kit.simple_obj(c, "v1", "ResourceQuota", "team-a", "compute-quota", T("2026-03-07T10:00:05+00:00"),
+                       spec={"hard": {"limits.memory": "8Gi", "requests.cpu": "4", "requests.memory": "6Gi", "pods": "20"}},
+                       status={"hard": {"limits.memory": "8Gi", "requests.cpu": "4", "requests.memory": "6Gi", "pods": "20"},
+                               "used": {"limits.memory": "3Gi", "requests.cpu": "3", "requests.memory": "1536Mi", "pods": "6"}})
+    api = kit.app_deploy(c, "team-a", "api", "ghcr.io/acme-a/api:1.40.2", replicas=4, nodes=[N[0], N[1], N[2], N[0]],
+                         requests={"cpu": "500m", "memory": "256Mi"}, limits={"memory": "512Mi"}, revision=40,
+                         part_of="team-a")
+    kit.app_deploy(c, "team-a", "worker", "ghcr.io/acme-a/worker:1.40.2", replicas=2, nodes=[N[1], N[2]],
+                   requests={"cpu": "500m", "memory": "256Mi"}, limits={"memory": "512Mi"}, revision=12, part_of="team-a",
+                   service=False)
+    h = payments_ns(c, N)
+    monitoring(c, N[2])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    t0 = add(c.start, 180.9)
+    scale_to(api, t0, 7, manager="kubectl")
+    # two fit (4 -> 4 cpu used), the rest are rejected by admission
+    rs = api.cur_rs
+    for i in range(2):
+        kit.replace_pod(api, rs, add(t0, 0.05 + i * 0.02), N[i + 1])
+    q["status"]["used"].update({"requests.cpu": "4", "requests.memory": "2Gi", "limits.memory": "4Gi", "pods": "8"})
+    c.kube(add(t0, 0.3), "MODIFIED", q)
+    tf = add(t0, 0.12)
+    k = 0
+    while tf < end:
+        nm = "%s-%s" % (rs["metadata"]["name"], c.alnum(5))
+        c.event(tf, rs, "FailedCreate", 'Error creating: pods "%s" is forbidden: exceeded quota: compute-quota, '
+                'requested: requests.cpu=500m, used: requests.cpu=4, limited: requests.cpu=4' % nm, "Warning",
+                component="replicaset-controller")
+        k += 1
+        tf = add(tf, min(2 ** k, 360) * 0.5 + c.rng.uniform(0, 0.2)) if k < 10 else add(tf, 300)
+
+    def rsfail(tt):
+        rs["status"]["conditions"] = [{"type": "ReplicaFailure", "status": "True", "lastTransitionTime": ktime(tt),
+                                       "reason": "FailedCreate", "message": 'pods "%s-x" is forbidden: exceeded quota: '
+                                       'compute-quota, requested: requests.cpu=500m, used: requests.cpu=4, limited: '
+                                       'requests.cpu=4' % rs["metadata"]["name"]}]
+        c.kube(tt, "MODIFIED", rs)
+    c.defer(add(t0, 0.4), rsfail)
+    c.edit_configmap(add(c.start, 90), h["ledger_cm"], {"DB_NAME": "ledger_v2"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "quota", "QuotaExceeded", ("ResourceQuota", "team-a", "compute-quota"), ["QuotaExceeded", "ScaleChange"],
+           "Deployment/api",
+           "api scaled 4 -> 7; two pods fit under requests.cpu=4, then the ReplicaSet controller's creates are rejected "
+           "by admission: FailedCreate 'pods \"api-...\" is forbidden: exceeded quota: compute-quota, requested: "
+           "requests.cpu=500m, used: requests.cpu=4, limited: requests.cpu=4' (re-counted), ReplicaSet "
+           "ReplicaFailure=True. Naming the ReplicaSet/Deployment with QuotaExceeded is also correct.",
+           acceptable_root_entities=[{"kind": "Deployment", "namespace": "team-a", "name": "api"}])
+    return write(rec, name)
+
+
+# =========================================================================== 14. missing ConfigMap key
+
+def shop_checkout(c, N, ns="shop"):
+    c.namespace(ns, T("2026-02-23T09:15:02+00:00"), {"team": "storefront"})
+    cm = c.configmap(ns, "checkout-config", {
+        "PAYMENTS_URL": "http://payments-api.payments.svc.cluster.local", "PAYMENTS_TIMEOUT": "2s",
+        "CART_URL": "http://cart.shop.svc.cluster.local", "LOG_FORMAT": "json"}, T("2026-02-23T09:16:03+00:00"),
+        labels={"app.kubernetes.io/name": "checkout", "app.kubernetes.io/part-of": "shop"})
+    env = [{"name": k, "valueFrom": {"configMapKeyRef": {"name": "checkout-config", "key": k}}}
+           for k in ("PAYMENTS_URL", "PAYMENTS_TIMEOUT", "CART_URL", "LOG_FORMAT")] + [g.kube_env("K8S_POD_NAME")]
+    d = kit.app_deploy(c, ns, "checkout", "ghcr.io/acme-shop/checkout:v2.8.1", replicas=2, nodes=[N[0], N[1]], env=env,
+                       revision=21, hist_image="ghcr.io/acme-shop/checkout:v2.8.0", mem_mb=31, part_of="shop",
+                       tmp_policy="FallbackToLogsOnError")
+    return cm, d
+
+
+@scenario
+def missing_configmap_key():
+    name = "configmap-missing-key-createcontainerconfigerror"
+    rec, c = new(name, 24001, "2026-04-26T08:30:00+00:00", 14)
+    N = c.nodes
+    cm, co = shop_checkout(c, N)
+    h = payments_ns(c, N)
+    prom_cm, _ = monitoring(c, N[2])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    c.edit_configmap(add(c.start, 50.2), prom_cm, {"prometheus.yml": g.PROM_CONFIG % "15s"}, manager="kubectl-client-side-apply")
+    # T0: kubectl apply of a new version of the ConfigMap renames PAYMENTS_TIMEOUT -> PAYMENTS_TIMEOUT_MS
+    t0 = add(c.start, 140.88)
+    del cm["data"]["PAYMENTS_TIMEOUT"]
+    c.edit_configmap(t0, cm, {"PAYMENTS_TIMEOUT_MS": "2000"}, manager="kubectl-client-side-apply")
+    t1 = add(t0, 63.2)
+    rollout_restart(co, t1)
+    msg = "couldn't find key PAYMENTS_TIMEOUT in ConfigMap shop/checkout-config"
+
+    def fail(p, t):
+        tt = add(p.started, 1.3)
+        first = True
+        k = 0
+        while tt < end:
+            p.kev(tt, "Pulled", 'Container image "%s" already present on machine' % p.app.image)
+            p.kev(add(tt, 0.01), "Failed", "Error: " + msg, "Warning")
+            if first:
+                p.cstatus()["state"] = {"waiting": {"reason": "CreateContainerConfigError", "message": msg}}
+                c.kube(add(tt, 0.4), "MODIFIED", p.obj)
+                first = False
+            k += 1
+            tt = add(tt, min(10 * 2 ** (k // 3), 60) + c.rng.uniform(0.5, 3))
+    co.rollout(add(t1, 0.05), [N[2]], new_pods_ok=False, start_new=False, on_new_pod=fail, until=end)
+    h["api"].scale(add(c.start, 520), 3, [N[0]])
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "missing-key", "ConfigChange", ("ConfigMap", "shop", "checkout-config"), ["ConfigChange"],
+           "Deployment/checkout",
+           "kubectl apply renames PAYMENTS_TIMEOUT -> PAYMENTS_TIMEOUT_MS in checkout-config, but the checkout Deployment "
+           "still reads PAYMENTS_TIMEOUT through configMapKeyRef; the next rollout restart creates a pod stuck in "
+           "CreateContainerConfigError (\"couldn't find key PAYMENTS_TIMEOUT in ConfigMap shop/checkout-config\", "
+           "Failed events re-counted); old pods keep running (they resolved env at start). The rollout restart is not "
+           "the root (SpecChange is wrong). Decoys: prometheus edit, payments-api scale 2 -> 3.")
+    return write(rec, name)
+
+
+# =========================================================================== 15. CNI
+
+@scenario
+def cni_ip_exhaustion():
+    name = "cni-host-local-ip-exhaustion"
+    orig = g.Node.alloc_ip
+
+    def alloc(self):
+        idx = [d[0] for d in kit.NODE_DEFS].index(self.name)
+        while True:
+            ip = "10.244.%d.%d" % (idx, self.c.rng.randint(2, 254))
+            if ip not in self.used_ips:
+                self.used_ips.add(ip)
+                return ip
+    g.Node.alloc_ip = alloc
+    try:
+        rec, c = new(name, 25001, "2026-04-27T10:00:00+00:00", 14)
+        N = c.nodes
+        for i, n in enumerate(N):
+            n.obj["spec"]["podCIDR"] = "10.244.%d.0/24" % i
+            n.obj["spec"]["podCIDRs"] = ["10.244.%d.0/24" % i]
+        h = payments_ns(c, N)
+        _, sf = web_namespace(c, [N[0], N[2]])
+        monitoring(c, N[2])
+        c.finalize_nodes()
+        c.flush_initial()
+        end = c.end
+        bad = N[1]
+        rng = "10.244.1.1-10.244.1.254"
+
+        def sandbox_fail(p, t):
+            tt = add(t, 1.0)
+            k = 0
+            while tt < end:
+                sid = c.hexs(64)
+                kit.cni(c, tt, bad, "ADD", p, sid, error="failed to delegate add: failed to allocate for range 0: no IP "
+                        "addresses available in range set: %s" % rng)
+                kit.cni(c, add(tt, 0.08), bad, "DEL", p, sid)
+                c.event(add(tt, 0.1), p.obj, "FailedCreatePodSandBox",
+                            'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox '
+                            '"%s": plugin type="flannel" failed (add): failed to delegate add: failed to allocate for range 0: '
+                            'no IP addresses available in range set: %s' % (sid, rng), "Warning", "kubelet", bad.name)
+                k += 1
+                tt = add(tt, min(10 * 2 ** (k // 2), 120) + c.rng.uniform(0.5, 4))
+
+        def launch_fail(p, t):
+            p.create(t)
+            ts = add(t, 0.03)
+            p.schedule(ts)
+            p.kubelet_accept(add(ts, 0.5))
+            sandbox_fail(p, add(ts, 0.5))
+        # ledger image bump: the surge pod lands on the exhausted node
+        t0 = add(c.start, 160.4)
+        led = h["ledger"]
+        set_image(led, t0, "ghcr.io/acme-pay/ledger:4.3.1", manager="argocd-controller")
+        rs = begin_rollout(led, add(t0, 0.04))
+        p = led.make_pod(rs, bad, add(t0, 0.07))
+        launch_fail(p, add(t0, 0.07))
+        # storefront scaled 2 -> 3: the new pod lands there too
+        t1 = add(c.start, 400.2)
+        sfd = sf
+        scale_to(sfd, t1, 3)
+        q = sfd.make_pod(sfd.cur_rs, bad, add(t1, 0.06))
+        launch_fail(q, add(t1, 0.06))
+        # decoy: a payments-api rollout on healthy nodes: successful CNI ADDs
+        t2 = add(c.start, 250.0)
+        rollout_restart(h["api"], t2)
+        _, newp = h["api"].rollout(add(t2, 0.05), [N[0], N[2]])
+        for np_ in newp:
+            kit.cni(c, add(np_.created, 1.1), np_.node, "ADD", np_, c.hexs(64), ips=[np_.ip + "/24"])
+        c.run_deferred()
+        kit.node_heartbeats(c)
+        c.run_deferred()
+        kit.sample_kubelet(c, 180.0)
+    finally:
+        g.Node.alloc_ip = orig
+    expect(name, "cni", "CniFailure", ("Node", None, bad.name), ["CniFailure"], "Deployment/ledger",
+           "flannel + host-local IPAM on %s has leaked every address of 10.244.1.0/24 (stale reservations): every pod "
+           "sandbox on that node fails (cni ADD error 'no IP addresses available in range set', FailedCreatePodSandBox "
+           "re-counted, pods stuck ContainerCreating): the ledger rollout's surge pod and a storefront scale-up pod. "
+           "Pods on other nodes get IPs (decoy: payments-api rollout restart with successful CNI ADDs). Neither the image "
+           "bump nor the scale-up is the root." % bad.name)
+    return write(rec, name)
+
+
+# =========================================================================== 16. etcd
+
+@scenario
+def etcd_nospace():
+    name = "etcd-nospace-alarm"
+    rec, c = new(name, 26001, "2026-04-28T16:00:00+00:00", 14)
+    N = c.nodes
+    h = payments_ns(c, N)
+    _, sf = web_namespace(c, [N[0], N[2]])
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    t0 = add(c.start, 300.6)
+    members = [("https://10.0.0.11:2379", "10276657743932975437"), ("https://10.0.0.12:2379", "4135522399410294151"),
+               ("https://10.0.0.13:2379", "16921463620912840822")]
+    cluster_id = "14841639068965178418"
+    quota = 8 * 1024 ** 3
+    t = add(c.start, 5)
+    rev = 48_100_000
+    while t < end:
+        for i, (ep, mid) in enumerate(members):
+            el = (t - c.start).total_seconds()
+            db = int(quota - 210 * Mi + min(el, 300.6) * 0.7 * Mi) if t < t0 else quota + 4096 * 12
+            errs = ["memberID:%s alarm:NOSPACE " % members[0][1]] if t >= t0 else None
+            kit.etcd_status(c, add(t, i * 0.05), ep, mid, cluster_id, members[0][1], 7, rev + int(min(el, 300.6) * 90),
+                            db, int(db * 0.97), 61_200_000 + int(el * 95), errors=errs)
+        t = add(t, 30)
+    # writes fail from T0: the kubelets cannot renew leases or post status
+    for n in N:
+        tt = add(t0, 3 + g.shash(n.name) % 9)
+        while tt < end:
+            kit.journal(c, tt, n, "kubelet.service", kit.klog(tt, "E", "controller.go:145",
+                        '"Failed to ensure lease exists, will retry" err="etcdserver: mvcc: database space exceeded" interval="7s"', 2811), pid=2811)
+            kit.journal(c, add(tt, 2.1), n, "kubelet.service", kit.klog(add(tt, 2.1), "E", "kubelet_node_status.go:549",
+                        '"Error updating node status, will retry" err="error patching node status: etcdserver: mvcc: '
+                        'database space exceeded"', 2811), pid=2811)
+            tt = add(tt, 40 + c.rng.uniform(0, 5))
+    # before T0 a healthy rollout; after T0, nothing can be written (a kubectl scale at T0+2m never shows up)
+    healthy_image_bump(c, sf, add(c.start, 60), "ghcr.io/acme-shop/storefront:5.2.1", [N[1], N[2]])
+    c.run_deferred()
+    kit.node_heartbeats(c, skip=lambda n, t: t >= t0)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    # kubeapi writes stop at T0 (the recording's watch stays open but nothing changes)
+    rec.items = [it for it in rec.items if not (it[2] == "kubeapi" and it[0] >= t0)]
+    expect(name, "etcd", "EtcdDegraded", ("EtcdMember", None, "https://10.0.0.11:2379"), ["EtcdDegraded", "ControlPlane"],
+           None,
+           "etcd dbSize reaches the 8 GiB quota: from T+5m every member's status lists 'alarm:NOSPACE', the cluster "
+           "becomes read-only; no kubeapi change is recorded after that (the watch stays open), kubelets log 'etcdserver: "
+           "mvcc: database space exceeded' for lease and node-status updates. (Self-managed control plane on "
+           "10.0.0.11-13.) Before T0: a healthy storefront rollout.")
+    return write(rec, name)
+
+
+# =========================================================================== 17. Jobs
+
+def job_obj(c, ns, name, created, app, backoff, owner=None, labels=None):
+    uid = c.uid()
+    sel = {"batch.kubernetes.io/controller-uid": uid}
+    tlabels = dict({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+                    "controller-uid": uid, "job-name": name}, **(labels or {}))
+    spec = app.pod_spec()
+    spec["restartPolicy"] = "Never"
+    spec["containers"][0].pop("readinessProbe", None)
+    spec["containers"][0].pop("livenessProbe", None)
+    spec["containers"][0].pop("ports", None)
+    obj = kit.simple_obj(c, "batch/v1", "Job", ns, name, created, initial=False, labels=tlabels,
+                         spec={"parallelism": 1, "completions": 1, "backoffLimit": backoff,
+                               "selector": {"matchLabels": sel}, "manualSelector": False,
+                               "template": {"metadata": {"creationTimestamp": None, "labels": tlabels}, "spec": spec},
+                               "completionMode": "NonIndexed", "suspend": False, "podReplacementPolicy": "TerminatingOrFailed"},
+                         status={})
+    obj["metadata"]["uid"] = uid
+    obj["metadata"]["generation"] = 1
+    if owner:
+        obj["metadata"]["ownerReferences"] = [kit.owner_ref(owner)]
+        obj["metadata"]["annotations"] = {"batch.kubernetes.io/cronjob-scheduled-timestamp": ktime(created)}
+    return obj
+
+
+def run_job(c, job, app, t0, node_cycle, fail_fn, backoff, profile_fn=None):
+    """Job controller + kubelet for a Never-restart Job whose every pod fails. Returns finish time."""
+    ns, jname = job["metadata"]["namespace"], job["metadata"]["name"]
+    c.kube(t0, "ADDED", job)
+    job["status"] = {"startTime": ktime(t0), "active": 1, "terminating": 0, "uncountedTerminatedPods": {}, "ready": 0}
+    t = add(t0, 0.05)
+    failed = 0
+    delay = 10
+    while True:
+        node = node_cycle[failed % len(node_cycle)]
+        p = g.Pod(c, job, "%s-%s" % (jname, c.alnum(5)), app, node, t, owner_kind="Job",
+                  template=job["spec"]["template"], profile=profile_fn(app) if profile_fn else None)
+        p.obj["metadata"]["ownerReferences"][0]["apiVersion"] = "batch/v1"
+        p.obj["metadata"]["finalizers"] = ["batch.kubernetes.io/job-tracking"]
+        p.created = t
+        c.kube(t, "ADDED", p.obj)
+        c.event(add(t, 0.01), job, "SuccessfulCreate", "Created pod: %s" % p.name, component="job-controller")
+        ts = add(t, 0.04)
+        p.schedule(ts)
+        p.kubelet_accept(add(ts, 0.6))
+        p.sandbox_ready(add(ts, 1.2))
+        run = p.start_container(add(ts, 1.2))
+        t_fin, reason, code, msg = fail_fn(p, run)
+        run.end, run.exit = t_fin, code
+        cs = p.cstatus()
+        term = {"exitCode": code, "reason": reason}
+        if msg:
+            term["message"] = msg
+        term.update({"startedAt": ktime(run.start), "finishedAt": ktime(t_fin), "containerID": run.cid})
+        cs["state"] = {"terminated": term}
+        cs["ready"] = False
+        cs["started"] = False
+        g.set_cond(p.conds(), "Ready", "False", t_fin, "PodFailed")
+        g.set_cond(p.conds(), "ContainersReady", "False", t_fin, "PodFailed")
+        g.set_cond(p.conds(), "PodReadyToStartContainers", "False", add(t_fin, 0.5))
+        p.obj["status"]["phase"] = "Failed"
+        c.kube(add(t_fin, 0.7), "MODIFIED", p.obj)
+        p.obj["metadata"]["finalizers"] = []
+        del p.obj["metadata"]["finalizers"]
+        c.kube(add(t_fin, 0.8), "MODIFIED", p.obj)
+        failed += 1
+        job["status"]["failed"] = failed
+        if failed > backoff:
+            tf = add(t_fin, 0.9)
+            job["status"].update({"active": 0, "ready": 0})
+            job["status"]["conditions"] = [
+                {"type": "FailureTarget", "status": "True", "lastProbeTime": ktime(tf), "lastTransitionTime": ktime(tf),
+                 "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"},
+                {"type": "Failed", "status": "True", "lastProbeTime": ktime(tf), "lastTransitionTime": ktime(tf),
+                 "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]
+            c.kube(tf, "MODIFIED", job)
+            c.event(add(tf, 0.01), job, "BackoffLimitExceeded", "Job has reached the specified backoff limit", "Warning",
+                    component="job-controller")
+            return tf
+        job["status"]["active"] = 0
+        c.kube(add(t_fin, 0.9), "MODIFIED", job)
+        t = add(t_fin, delay + c.rng.uniform(0.2, 1.5))
+        delay *= 2
+        job["status"]["active"] = 1
+        c.defer(t, lambda tt, j=job: c.kube(tt, "MODIFIED", j))
+
+
+@scenario
+def job_backoff():
+    name = "job-backofflimit-exceeded"
+    rec, c = new(name, 27001, "2026-04-29T04:00:00+00:00", 12)
+    N = c.nodes
+    h = payments_ns(c, N)
+    c.namespace("billing", T("2026-03-08T10:00:00+00:00"), {"team": "billing"})
+    kit.secret(c, "billing", "billing-db", {"DATABASE_URL": "postgres://billing:Zr8!kLp2Qw@billing-db.cluster-c7x2kq9v4m1d.eu-west-1.rds.amazonaws.com:5432/billing"},
+               T("2026-03-08T10:00:10+00:00"))
+    kit.app_deploy(c, "billing", "billing-api", "ghcr.io/acme-pay/billing-api:3.2.0", replicas=2, nodes=[N[0], N[2]],
+                   revision=33, part_of="billing", env_from=[{"secretRef": {"name": "billing-db"}}])
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    app = g.App("migrate", "ghcr.io/acme-pay/billing-api:3.3.0", 8080, lang="go", requests={"cpu": "100m", "memory": "64Mi"},
+                limits={"memory": "128Mi"}, args=["migrate", "up"], env_from=[{"secretRef": {"name": "billing-db"}}],
+                mem_mb=24, tmp_policy="FallbackToLogsOnError", probe_path="/healthz")
+    app.labels = {"app.kubernetes.io/name": "billing-migrate"}
+    t0 = add(c.start, 95.2)
+    job = job_obj(c, "billing", "billing-migrate-3-3-0", t0, app, 3, labels={"app.kubernetes.io/name": "billing-migrate"})
+    job["metadata"]["annotations"] = {"helm.sh/hook": "pre-upgrade", "helm.sh/hook-weight": "-5"}
+    msg = ('2026/04/29 04:0%d:%02d migrate: applying 0047_invoice_lines_v2.up.sql\nerror: migration failed: relation '
+           '"invoice_lines_v2" already exists in line 0: CREATE TABLE invoice_lines_v2 (...) (details: pq: relation '
+           '"invoice_lines_v2" already exists)\n')
+
+    def fail(p, run):
+        tf = add(run.start, c.rng.uniform(1.4, 2.6))
+        u = tf.astimezone(kit.UTC)
+        return tf, "Error", 1, msg % (u.minute % 10, u.second)
+    run_job(c, job, app, t0, [N[1], N[2], N[0]], fail, 3)
+    c.edit_configmap(add(c.start, 30), h["ledger_cm"], {"GOMEMLIMIT": "220MiB"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "job", "ApplicationError", ("Job", "billing", "billing-migrate-3-3-0"), ["ApplicationError"],
+           "Job/billing-migrate-3-3-0",
+           "helm pre-upgrade hook Job runs a schema migration that fails (exit 1, 'relation \"invoice_lines_v2\" already "
+           "exists'); restartPolicy Never, 4 pods with job back-off 10s/20s/40s, then Failed/BackoffLimitExceeded. The "
+           "billing-db Secret's value must not leak.",
+           secret_values_must_not_appear=["Zr8!kLp2Qw"])
+    return write(rec, name)
+
+
+@scenario
+def cronjob_oom():
+    name = "cronjob-oom-every-run"
+    rec, c = new(name, 27002, "2026-04-29T23:59:30+00:00", 44)
+    N = c.nodes
+    h = payments_ns(c, N)
+    c.namespace("reports", T("2026-03-09T10:00:00+00:00"), {"team": "finance"})
+    monitoring(c, N[1])
+    app = g.App("nightly-report", "ghcr.io/acme-fin/report-runner:2.7.0", 8080, lang="python",
+                requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "256Mi"},
+                args=["run", "--report=settlements", "--window=24h"], mem_mb=180, probe_path="/healthz")
+    app.labels = {"app.kubernetes.io/name": "settlement-report"}
+    cj_spec_tmpl = app.pod_spec()
+    cj_spec_tmpl["restartPolicy"] = "Never"
+    for k in ("readinessProbe", "livenessProbe", "ports"):
+        cj_spec_tmpl["containers"][0].pop(k, None)
+    cj = kit.simple_obj(c, "batch/v1", "CronJob", "reports", "settlement-report", T("2026-03-09T10:00:20+00:00"), order=42,
+                        spec={"schedule": "*/10 * * * *", "concurrencyPolicy": "Forbid", "suspend": False,
+                              "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
+                              "jobTemplate": {"metadata": {"creationTimestamp": None}, "spec": {
+                                  "backoffLimit": 1, "template": {"metadata": {"creationTimestamp": None,
+                                                                               "labels": {"app.kubernetes.io/name": "settlement-report"}},
+                                                                  "spec": cj_spec_tmpl}}}},
+                        status={"lastScheduleTime": ktime(add(c.start, -600)), "lastSuccessfulTime": ktime(add(c.start, -86400 * 2))})
+    cj["metadata"]["generation"] = 4
+    c.finalize_nodes()
+    c.flush_initial()
+    grow = 12.0 * Mi  # per second: the report loads the whole day's settlements into memory
+
+    class JobMem(g.Profile):
+        def ws(self, pod, run, t):
+            return int(90 * Mi + grow * max(0.0, (t - run.start).total_seconds()))
+
+    def fail(p, run):
+        secs = (250 * Mi - 90 * Mi) / grow
+        return add(run.start, secs), "OOMKilled", 137, None
+    tsched = T("2026-04-30T00:00:00+00:00")
+    last_job = None
+    while tsched < c.end:
+        tc = add(tsched, 0.41)
+        if tc >= c.end:
+            break
+        jname = "settlement-report-%d" % (g.unix_nano(tsched) // 10**9 // 60)
+        job = job_obj(c, "reports", jname, tc, app, 1, owner=cj, labels={"app.kubernetes.io/name": "settlement-report"})
+        c.event(add(tc, 0.02), cj, "SuccessfulCreate", "Created job %s" % jname, component="cronjob-controller")
+        cj["status"]["active"] = [{"kind": "Job", "namespace": "reports", "name": jname, "uid": job["metadata"]["uid"],
+                                   "apiVersion": "batch/v1", "resourceVersion": None}]
+        cj["status"]["lastScheduleTime"] = ktime(tsched)
+        c.kube(add(tc, 0.03), "MODIFIED", cj)
+        tf = run_job(c, job, app, tc, [N[(g.shash(jname) + k) % 3] for k in range(2)], fail, 1,
+                     profile_fn=lambda a: JobMem(c, a))
+        tsaw = add(tf, 0.4)
+        if tsaw < c.end:
+            c.event(tsaw, cj, "SawCompletedJob", "Saw completed job: %s, condition: Failed" % jname,
+                    component="cronjob-controller")
+            cj["status"].pop("active", None)
+
+            def upd(tt, snap=copy.deepcopy(cj)):
+                c.kube(tt, "MODIFIED", snap)
+            c.defer(add(tsaw, 0.01), upd)
+            if last_job is not None:
+                c.event(add(tsaw, 0.02), cj, "SuccessfulDelete", "Deleted job %s" % last_job["metadata"]["name"],
+                        component="cronjob-controller")
+                c.kube(add(tsaw, 0.03), "DELETED", last_job)
+            last_job = job
+        tsched = add(tsched, 600)
+    # decoys: ledger rollout restart after a config edit (healthy)
+    c.edit_configmap(add(c.start, 800), h["ledger_cm"], {"GOMEMLIMIT": "220MiB"})
+    rollout_restart(h["ledger"], add(c.start, 830))
+    h["ledger"].rollout(add(c.start, 830.05), [N[2], N[0]])
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 300.0)
+    # job pods for the pod-level memory: a finer sample of the node that runs them is not kept (5 min interval)
+    expect(name, "job", "MemoryLimit", ("CronJob", "reports", "settlement-report"), ["MemoryLimit"],
+           "CronJob/settlement-report",
+           "periodic: every 10 min the CronJob creates a Job whose pod loads a day of settlements and is OOMKilled (137) "
+           "at the 256Mi limit after ~13 s; backoffLimit 1 -> second pod OOMs too -> Failed/BackoffLimitExceeded, "
+           "SawCompletedJob ... condition: Failed; 5 runs in the recording, identical. Expect one insight for the "
+           "CronJob (periodic), not five. Decoy: ledger config edit + healthy rollout restart.", periodic=True)
+    return write(rec, name)
+
+
+# =========================================================================== 18. connection pool
+
+class BacklogProfile(g.PoolProfile):
+    def __init__(self, c, app, t_slow):
+        super().__init__(c, app)
+        self.t_slow = t_slow
+
+    def pending(self, t):
+        el = (t - self.t_slow).total_seconds()
+        if el <= 0:
+            return 0
+        return int(min(180, 0.45 * el))
+
+    def conns(self, pod, run, t):
+        base_p = 0 if t < self.t_slow else self.pending(t)
+        el = max(0.0, (t - run.start).total_seconds())
+        warm = min(1.0, el / 40.0)
+        return (20 if t >= self.t_slow else 11 + (g.shash(pod.uid) % 5)), int(base_p * warm)
+
+    def ws(self, pod, run, t):
+        el = (t - run.start).total_seconds()
+        warm = min(1.0, 0.7 + el / 90.0)
+        open_c, pend = self.conns(pod, run, t)
+        wob = ((g.unix_nano(t) // 10**9 * 2654435761) % 1000) / 1000.0
+        return int(self.base * warm + self.per_conn * (open_c + 3) + pend * 1.6 * Mi + (wob - 0.5) * 4 * Mi)
+
+    def crash_after(self, pod, run, limit):
+        off = max(1, int((self.t_slow - run.start).total_seconds()))
+        for s in range(off, off + 3600):
+            if self.ws(pod, run, add(run.start, s)) >= limit - Mi:
+                return s
+        return None
+
+
+@scenario
+def connpool_oom():
+    name = "connection-pool-exhaustion-oom"
+    rec, c = new(name, 28001, "2026-05-01T11:00:00+00:00", 18)
+    N = c.nodes
+    h = g.shop_namespace(c, T("2026-02-23T09:15:02+00:00"))
+    monitoring(c, N[0])
+    cart = h["cart"]
+    t_slow = add(c.start, 240.0)
+    for p in cart.all_pods():
+        p.profile = BacklogProfile(c, p.app, t_slow)
+        for r in p.runs:
+            r.info = {"pool_max": 20}
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    for p in cart.all_pods():
+        p.crashloop(p.runs[0], end, reason="OOMKilled", code=137, info_fn=lambda pod, n: {"pool_max": 20})
+    c.edit_configmap(add(c.start, 70.3), h["frontend_cm"], {"BANNER_TEXT": "May deals"},
+                     manager="kubectl-client-side-apply")
+    h["hpa"].rescale(add(c.start, 400.1), 3, 82, [N[1]])
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+
+    def http_hist(c_, p, t):
+        run = p.run_at(t)
+        if run is None:
+            return None
+        _, pend = p.profile.conns(p, run, t)
+        n = int((t - run.start).total_seconds() * 6)
+        lat = 0.035 + pend * 0.055
+        samples = [lat * (0.6 + 0.8 * ((i * 7919) % 100) / 100.0) for i in range(min(n, 60))]
+        scale = n / max(1, len(samples))
+        hp = kit.histogram_point([kv("http.request.method", "POST"), kv("http.route", "/api/cart/items"),
+                                  kv("http.response.status_code", 200)], run.start, t, samples)
+        hp["count"] = str(n)
+        hp["sum"] = round(hp["sum"] * scale, 6)
+        hp["bucketCounts"] = [str(int(int(x) * scale)) for x in hp["bucketCounts"]]
+        hp["count"] = str(sum(int(x) for x in hp["bucketCounts"]))
+        return {"resourceMetrics": [{"resource": g.otlp_resource(p, g.JAVA_SDK), "scopeMetrics": [
+            {"scope": {"name": "io.opentelemetry.tomcat-10.0", "version": "2.12.0-alpha"}, "metrics": [
+                {"name": "http.server.request.duration", "description": "Duration of HTTP server requests.",
+                 "unit": "s", "histogram": {"dataPoints": [hp], "aggregationTemporality": 2}}]}]}]}
+    pods = lambda: [p for rs in cart.rs_list for p in cart.pods[rs["metadata"]["name"]]]  # noqa: E731
+    g.sample_otlp(c, pods, g.otlp_pool, 60.0)
+    g.sample_otlp(c, pods, http_hist, 60.0, 22.0)
+    kit.sample_kubelet(c, 90.0)
+    expect(name, "connection-pool", "DependencyFailure", ("Deployment", "shop", "cart"),
+           ["DependencyFailure", "ApplicationError"], "Deployment/cart",
+           "from T+4m the cart database gets slow (outside the cluster): HikariCP pool cart-pg pinned at used=max=20, "
+           "db.client.connection.pending_requests climbs to ~180, http.server.request.duration rises, cart working set "
+           "grows with the queued requests until OOMKilled at 512Mi on both pods, then CrashLoopBackOff (backlog refills "
+           "after each restart). No config/image/limit change. MemoryLeak and MemoryLimit are shallow answers: memory "
+           "follows pending requests. Decoys: frontend-config banner edit, frontend HPA 2 -> 3.")
+    return write(rec, name)
+
+
+# =========================================================================== noise
+
+def noise_dns(c, pods, every=60.0):
+    t = add(c.start, 7)
+    while t < c.end:
+        for p in pods:
+            if not p.alive(t) or p.ip is None:
+                continue
+            ext = "sts.eu-west-1.amazonaws.com"
+            for sfx in ("%s.svc.cluster.local" % p.ns, "svc.cluster.local", "cluster.local"):
+                kit.dns(c, add(t, 0.001), p.node, p.ip, "%s.%s." % (ext, sfx), "NXDOMAIN", c.rng.uniform(0.2, 0.9))
+            kit.dns(c, add(t, 0.01), p.node, p.ip, ext + ".", "NOERROR", c.rng.uniform(0.5, 4.0), answers=["52.94.48.%d" % (g.shash(p.uid) % 250)])
+        t = add(t, every + c.rng.uniform(-3, 3))
+
+
+def noise_journal(c, every=600.0):
+    for n in c.nodes:
+        t = add(c.start, 33 + g.shash(n.name) % 60)
+        while t < c.end:
+            kit.journal(c, t, n, "kubelet.service", kit.klog(t, "I", "kubelet.go:2542",
+                        '"SyncLoop (probe)" probe="readiness" status="ready" pod="kube-system/coredns"', 2811), pid=2811)
+            kit.journal(c, add(t, 90), n, "systemd-tmpfiles-clean.service",
+                        "systemd-tmpfiles-clean.service: Deactivated successfully.", priority=6,
+                        systemd_about="systemd-tmpfiles-clean.service")
+            t = add(t, every)
+
+
+@scenario
+def noise_small():
+    name = "noise-busy-healthy-small"
+    rec, c = new(name, 29001, "2026-05-02T09:00:00+00:00", 45, tzone=kit.tz(2))
+    N = c.nodes
+    h = payments_ns(c, N)
+    cm_sf, sf = web_namespace(c, [N[0], N[2]])
+    prom_cm, _ = monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    healthy_image_bump(c, sf, add(c.start, 310.5), "ghcr.io/acme-shop/storefront:5.2.1", [N[1], N[0]], hiccup=1)
+    c.edit_configmap(add(c.start, 600.2), h["ledger_cm"], {"KAFKA_TOPIC": "payments.settled.v2"})
+    rollout_restart(h["ledger"], add(c.start, 640.7), hours=2)
+    h["ledger"].rollout(add(c.start, 640.75), [N[2], N[0]])
+    h["api"].scale(add(c.start, 1100.3), 3, [N[0]])
+    c.edit_configmap(add(c.start, 1500.9), prom_cm, {"prometheus.yml": g.PROM_CONFIG % "15s"}, manager="kubectl-client-side-apply")
+    c.edit_configmap(add(c.start, 1800.1), cm_sf, {"THEME": "summer"}, manager="argocd-controller")
+    h["api"].scale(add(c.start, 2300.0), 2, [])
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    noise_dns(c, kit.live_pods(h["api"])[:2], 120.0)
+    noise_journal(c)
+    kit.sample_kubelet(c, 300.0)
+    expect(name, "noise", notes="45 busy healthy minutes: storefront image bump (one transient startup readiness failure), "
+           "ledger config edit + rollout restart, payments-api scale 2 -> 3 -> 2, prometheus and storefront config edits, "
+           "node status heartbeats every 5 min, DNS search-path NXDOMAINs (normal with ndots:5), benign journal lines. "
+           "Expected: no insight.")
+    return write(rec, name)
+
+
+@scenario
+def noise_large():
+    name = "noise-busy-healthy-large"
+    rec, c = new(name, 29002, "2026-05-03T13:00:00+00:00", 36, nodes=6)
+    N = c.nodes
+    h = payments_ns(c, N[3:], secret_ref=True, reloader=True)
+    cm_sf, sf = web_namespace(c, [N[0], N[4]])
+    api, img = catalog_ns(c, [N[1], N[2], N[5]])
+    prom_cm, _ = monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    # secret rotation that works (DB user updated first) + Reloader rollout: healthy
+    t_s = add(c.start, 240.3)
+    kit.edit_secret(c, t_s, h["secret"], {"password": "pL3#xV9q!Rt6Zm2Wc8"},
+                    annotations={"reconcile.external-secrets.io/data-hash": "1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a"})
+
+    def mut(ctr):
+        ctr["env"].append({"name": "STAKATER_LEDGER_DB_SECRET", "value": "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"})
+    container_mutation(h["ledger"], add(t_s, 0.8), mut, "Reloader",
+                       {"f:env": {'k:{"name":"STAKATER_LEDGER_DB_SECRET"}': {".": {}, "f:name": {}, "f:value": {}}}})
+    h["ledger"].rollout(add(t_s, 0.85), [N[5], N[4]])
+    healthy_image_bump(c, api, add(c.start, 700.4), "ghcr.io/acme-shop/catalog-api:7.4.2", [N[0], N[3], N[4]],
+                       manager="helm", hiccup=2)
+    img.scale(add(c.start, 1000.2), 4, [N[0], N[3]])
+    c.edit_configmap(add(c.start, 1200.6), cm_sf, {"SEARCH_PAGE_SIZE": "36"}, manager="kubectl-edit")
+    rollout_restart(sf, add(c.start, 1230.0))
+    sf.rollout(add(c.start, 1230.05), [N[2], N[5]])
+    c.edit_configmap(add(c.start, 1700.0), prom_cm, {"prometheus.yml": g.PROM_CONFIG % "20s"}, manager="kubectl-client-side-apply")
+    img.scale(add(c.start, 1900.2), 3, [])
+    img.scale(add(c.start, 1961.7), 2, [])
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    noise_dns(c, kit.live_pods(h["api"]), 240.0)
+    noise_journal(c, 900.0)
+    kit.sample_kubelet(c, 600.0)
+    expect(name, "noise", notes="36 busy healthy minutes on 6 nodes: a Secret rotation whose Reloader-triggered ledger "
+           "rollout succeeds (SecretChanged + EnvChanged + new pods, all fine), catalog-api helm image bump with one "
+           "transient startup readiness failure, image-resizer scaled 2 -> 4 -> 2, storefront config edit + rollout "
+           "restart, prometheus edit, node heartbeats, DNS search-path NXDOMAINs. Expected: no insight.",
+           secret_values_must_not_appear=["Qm7#vT2p!xWz9LkR4s", "pL3#xV9q!Rt6Zm2Wc8"])
     return write(rec, name)
 
 

@@ -13,6 +13,8 @@ pub struct Emitter<'a> {
     record: &'a Record,
     source: Source,
     out: &'a mut Vec<Observation>,
+    /// Hash of the record's payload, computed once for all its events.
+    payload_hash: Option<[u8; 16]>,
 }
 
 impl<'a> Emitter<'a> {
@@ -22,6 +24,7 @@ impl<'a> Emitter<'a> {
             record,
             source: record.source,
             out,
+            payload_hash: None,
         }
     }
 
@@ -45,9 +48,12 @@ impl<'a> Emitter<'a> {
         entity: EntityRef,
         node: Option<String>,
     ) {
+        let payload = self.payload_hash.get_or_insert_with(|| {
+            xxhash_rust::xxh3::xxh3_128(self.record.data.get().as_bytes()).to_be_bytes()
+        });
         self.out.push(Observation::Event(Event::from_input(
             self.source,
-            self.record.data.get().as_bytes(),
+            payload,
             RawRef {
                 line: self.record.line,
             },

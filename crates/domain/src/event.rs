@@ -82,16 +82,13 @@ impl EventId {
     /// Derives an id from the event's source, its raw input and a discriminator that
     /// separates several events produced by one input line.
     pub fn derive(source: Source, raw: &[u8], discriminator: &str) -> Self {
-        let mut h = blake3::Hasher::new();
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(source.as_str().as_bytes());
         h.update(&[0]);
         h.update(raw);
         h.update(&[0]);
         h.update(discriminator.as_bytes());
-        let bytes = h.finalize();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&bytes.as_bytes()[..8]);
-        Self(u64::from_be_bytes(first))
+        Self(h.digest())
     }
 }
 

@@ -4,7 +4,9 @@
 //! where it lies in the input buffer, and only `key -> hash` is kept. For Secrets this is
 //! the guarantee that values are never kept, logged or stored.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -24,6 +26,13 @@ pub struct KeyedData<'a> {
     binary_data: Option<BTreeMap<String, &'a RawValue>>,
     #[serde(default, borrow, rename = "stringData")]
     string_data: Option<BTreeMap<String, &'a RawValue>>,
+}
+
+/// A watch event of a ConfigMap or Secret.
+#[derive(Deserialize)]
+pub struct KeyedWatch<'a> {
+    #[serde(borrow)]
+    pub object: KeyedData<'a>,
 }
 
 impl KeyedData<'_> {

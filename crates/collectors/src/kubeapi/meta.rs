@@ -57,8 +57,5 @@ pub fn match_labels(selector: Option<&LabelSelector>) -> Option<BTreeMap<String,
 /// A stable short hash of any serialisable value, for change detection.
 pub fn digest<T: serde::Serialize + ?Sized>(value: &T) -> u64 {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
-    let hash = blake3::hash(&bytes);
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&hash.as_bytes()[..8]);
-    u64::from_be_bytes(first)
+    xxhash_rust::xxh3::xxh3_64(&bytes)
 }

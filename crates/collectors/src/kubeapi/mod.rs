@@ -23,28 +23,19 @@ use crate::ParseError;
 pub use kube_event::classify as classify_event_reason;
 pub use pod::PodTracker;
 
-use config::{ConfigTracker, KeyedData};
+use config::{ConfigTracker, KeyedWatch};
 use network::PolicyTracker;
 use node::NodeTracker;
 use storage::ClaimTracker;
 use workload::{WorkloadTracker, WorkloadView};
 
 mod node;
+mod peek;
 
+/// A watch event read straight into the object's real type (other fields are skipped).
 #[derive(Deserialize)]
-struct WatchEvent<'a> {
-    #[serde(rename = "type")]
-    type_: &'a str,
-    #[serde(borrow)]
-    object: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-struct TypeMeta<'a> {
-    #[serde(default, borrow, rename = "apiVersion")]
-    api_version: &'a str,
-    #[serde(default, borrow)]
-    kind: &'a str,
+struct Typed<T> {
+    object: T,
 }
 
 /// Counters of what the parser skipped on purpose.
@@ -71,8 +62,10 @@ pub struct KubeApiParser {
     stats: KubeApiStats,
 }
 
-fn typed<T: DeserializeOwned>(object: &RawValue, kind: &str) -> Result<T, ParseError> {
-    serde_json::from_str(object.get()).map_err(|e| ParseError::Payload(format!("{kind}: {e}")))
+fn typed<T: DeserializeOwned>(data: &RawValue, kind: &str) -> Result<T, ParseError> {
+    serde_json::from_str::<Typed<T>>(data.get())
+        .map(|t| t.object)
+        .map_err(|e| ParseError::Payload(format!("{kind}: {e}")))
 }
 
 impl KubeApiParser {
@@ -83,10 +76,16 @@ impl KubeApiParser {
 
     /// Parses one `kubeapi` record.
     pub fn parse(&mut self, record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseError> {
-        let watch: WatchEvent<'_> = serde_json::from_str(record.data.get()).map_err(|e| {
-            ParseError::Payload(format!("not a watch event {{\"type\",\"object\"}}: {e}"))
-        })?;
-        let deleted = match watch.type_ {
+        let Some(head) = peek::watch_head(record.data.get()) else {
+            let detail = match serde_json::from_str::<serde::de::IgnoredAny>(record.data.get()) {
+                Err(e) => e.to_string(),
+                Ok(_) => "no \"type\" with an \"object\"".to_owned(),
+            };
+            return Err(ParseError::Payload(format!(
+                "not a watch event {{\"type\",\"object\"}}: {detail}"
+            )));
+        };
+        let deleted = match head.event_type {
             "ADDED" | "MODIFIED" => false,
             "DELETED" => true,
             "BOOKMARK" => {
@@ -103,12 +102,10 @@ impl KubeApiParser {
                 )))
             }
         };
-        let object = watch.object;
-        let type_meta: TypeMeta<'_> = serde_json::from_str(object.get())
-            .map_err(|e| ParseError::Payload(format!("object without apiVersion/kind: {e}")))?;
+        let object: &RawValue = &record.data;
         let mut emit = Emitter::new(record, out);
         let emit = &mut emit;
-        match (type_meta.kind, type_meta.api_version) {
+        match (head.kind, head.api_version) {
             ("Pod", _) => self.pods.observe(&typed(object, "Pod")?, deleted, emit),
             ("Deployment", _) => {
                 let d: k8s_openapi::api::apps::v1::Deployment = typed(object, "Deployment")?;
@@ -225,18 +222,18 @@ impl KubeApiParser {
                 );
             }
             ("ConfigMap", _) => {
-                let data: KeyedData<'_> = serde_json::from_str(object.get())
+                let data: KeyedWatch<'_> = serde_json::from_str(object.get())
                     .map_err(|e| ParseError::Payload(format!("ConfigMap: {e}")))?;
                 self.configs
-                    .observe(EntityKind::ConfigMap, &data, deleted, emit);
+                    .observe(EntityKind::ConfigMap, &data.object, deleted, emit);
             }
             ("Secret", _) => {
                 // Never include serde's message here: it could quote part of a value.
-                let data: KeyedData<'_> = serde_json::from_str(object.get()).map_err(|_| {
+                let data: KeyedWatch<'_> = serde_json::from_str(object.get()).map_err(|_| {
                     ParseError::Payload("Secret: object does not have the Secret shape".to_owned())
                 })?;
                 self.configs
-                    .observe(EntityKind::Secret, &data, deleted, emit);
+                    .observe(EntityKind::Secret, &data.object, deleted, emit);
             }
             ("Node", _) => self.nodes.observe(&typed(object, "Node")?, deleted, emit),
             ("Service", _) => network::observe_service(&typed(object, "Service")?, deleted, emit),

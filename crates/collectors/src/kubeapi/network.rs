@@ -1,6 +1,6 @@
 //! Services, EndpointSlices and NetworkPolicies: who selects which pods, and policy changes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;

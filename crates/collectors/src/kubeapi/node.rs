@@ -1,7 +1,9 @@
 //! Nodes: addresses, labels and condition flips (Ready, MemoryPressure, DiskPressure,
 //! PIDPressure, NetworkUnavailable).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use k8s_openapi::api::core::v1::Node;
 use tapio_domain::{EntityKey, EntityKind, EventKind, Observation, Severity};

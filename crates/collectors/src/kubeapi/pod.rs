@@ -1,7 +1,7 @@
 //! Pods: topology (owner, node, config and volume use, IPs) and status diffs (terminations,
 //! restarts, waiting reasons, phases, evictions, scheduling failures).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodSpec};

@@ -1,6 +1,6 @@
 //! PersistentVolumeClaims: existence and phase (a claim that is Lost fails its pods).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use tapio_domain::{EntityKey, EntityKind, EventKind, Observation, Severity};

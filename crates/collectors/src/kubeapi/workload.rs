@@ -1,7 +1,9 @@
 //! Workloads (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob): topology and
 //! pod-template diffs (image, resources, probes, env, restarts, replicas, job failure).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};

@@ -222,7 +222,7 @@ impl<R: BufRead> RecordingReader<R> {
                 });
             }
             any = true;
-            let (take, found) = match chunk.iter().position(|&b| b == b'\n') {
+            let (take, found) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i, true),
                 None => (chunk.len(), false),
             };
@@ -270,10 +270,20 @@ impl<R: BufRead> RecordingReader<R> {
             )
         })?;
         let parsed: RecordLine<'_> = serde_json::from_str(text).map_err(|e| {
-            err(
-                LineErrorKind::Malformed,
-                format!("not a recording line ({{\"ts\",\"source\",\"data\"}}): {e}"),
-            )
+            // JSON never holds raw control bytes: name binary data as such.
+            match bytes.iter().position(|&b| b < 0x20 && b != b'\t') {
+                Some(pos) => err(
+                    LineErrorKind::NotText,
+                    format!(
+                        "binary data (control byte 0x{:02x} at byte {pos})",
+                        bytes[pos]
+                    ),
+                ),
+                None => err(
+                    LineErrorKind::Malformed,
+                    format!("not a recording line ({{\"ts\",\"source\",\"data\"}}): {e}"),
+                ),
+            }
         })?;
         let ts: Timestamp = parsed.ts.parse().map_err(|e| {
             err(

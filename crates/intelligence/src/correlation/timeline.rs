@@ -1,6 +1,6 @@
 //! Events by entity, in event-time order, with a bounded retention horizon.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use jiff::{SignedDuration, Timestamp};
 use tapio_domain::{EntityKey, Event, EventKind, Severity};

@@ -1,6 +1,8 @@
 //! Bounded metric series keyed by entity, metric name and point attributes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use jiff::Timestamp;
 use tapio_domain::{EntityKey, MetricSample};
@@ -34,7 +36,7 @@ impl SeriesStore {
     /// A store keeping at most `max_points` per series.
     pub fn new(max_points: usize) -> Self {
         Self {
-            series: HashMap::new(),
+            series: HashMap::default(),
             max_points: max_points.max(8),
             evicted_points: 0,
         }

@@ -2,7 +2,9 @@
 //! interned, times as seconds. Enough to rebuild trace trees (children by parent) and the
 //! observed service-to-service calls.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use tapio_domain::SpanRecord;
 
@@ -62,7 +64,7 @@ impl SpanStore {
         Self {
             spans: VecDeque::new(),
             names: Vec::new(),
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             capacity: capacity.max(1),
             evicted: 0,
             malformed: 0,
@@ -128,7 +130,7 @@ impl SpanStore {
 
     /// Children of each span, by (trace, parent id), as indexes into [`Self::spans`].
     pub fn children(&self) -> HashMap<(u128, u64), Vec<usize>> {
-        let mut kids: HashMap<(u128, u64), Vec<usize>> = HashMap::new();
+        let mut kids: HashMap<(u128, u64), Vec<usize>> = HashMap::default();
         for (i, s) in self.spans.iter().enumerate() {
             if s.parent != 0 {
                 kids.entry((s.trace, s.parent)).or_default().push(i);

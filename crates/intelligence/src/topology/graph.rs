@@ -4,7 +4,7 @@
 //! Entities are numbered internally and label strings are interned, so that a cluster of
 //! hundreds of thousands of pods fits in a few hundred bytes per pod version.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;

@@ -11,6 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tapio_collectors::recording::{open_input, ReaderOptions};
 use tapio_interfaces::{config, eval, generate, pipeline, render};
 
+/// Parsing allocates and frees many small objects across the reading and analysing
+/// threads; mimalloc handles that far better than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Most rejected lines printed one by one; the rest are counted in the summary.
 const ERRORS_PRINTED: u64 = 20;
 
