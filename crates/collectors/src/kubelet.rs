@@ -115,6 +115,7 @@ pub fn parse(
                             service: None,
                             name: WORKING_SET_METRIC.to_owned(),
                             value: ws as f64,
+                            counter: false,
                             attributes: attrs.clone(),
                         });
                     }
@@ -125,6 +126,7 @@ pub fn parse(
                             service: None,
                             name: CPU_USAGE_METRIC.to_owned(),
                             value: nc as f64 / 1e9,
+                            counter: false,
                             attributes: attrs,
                         });
                     }

@@ -120,7 +120,8 @@ struct DnsLine {
 /// Parses one `dns` record; only failures become events.
 pub fn parse_dns(record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseError> {
     let d: DnsLine = payload(record, "dns record")?;
-    if matches!(d.rcode.as_str(), "NOERROR") {
+    // NXDOMAIN is an answer (search-path lookups produce many); failures are the rest.
+    if matches!(d.rcode.as_str(), "NOERROR" | "NXDOMAIN") {
         return Ok(());
     }
     // The client is named by address; the topology resolves it to a pod.
@@ -155,16 +156,17 @@ struct CniLine {
 pub fn parse_cni(record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseError> {
     let c: CniLine = payload(record, "cni record")?;
     let Some(error) = c.error else { return Ok(()) };
-    let entity = match c.pod.as_deref().and_then(|p| p.split_once('/')) {
-        Some((ns, name)) => EntityRef::new(EntityKind::Pod, Some(ns), name),
-        None => node_entity(&c.node),
-    };
+    // IP pools and plugin configuration are per node: the failure is the node's.
+    let entity = node_entity(&c.node);
     Emitter::new(record, out).event(
         "cni",
         record.ts,
         EventKind::CniFailure {
             op: c.op,
-            message: error,
+            message: match c.pod {
+                Some(pod) => format!("{error} (pod {pod})"),
+                None => error,
+            },
         },
         Severity::Error,
         entity,
@@ -179,6 +181,9 @@ struct JournalEntry {
     hostname: Option<String>,
     #[serde(default, rename = "_SYSTEMD_UNIT")]
     unit: Option<String>,
+    /// systemd's own messages about a unit name it here (their `_SYSTEMD_UNIT` is init.scope).
+    #[serde(default, rename = "UNIT")]
+    about_unit: Option<String>,
     #[serde(default, rename = "SYSLOG_IDENTIFIER")]
     identifier: Option<String>,
     #[serde(default, rename = "PRIORITY")]
@@ -188,7 +193,7 @@ struct JournalEntry {
 }
 
 /// Journal messages of the kubelet and container runtime that signal node trouble.
-const KNOWN_TROUBLE: [&str; 8] = [
+const KNOWN_TROUBLE: [&str; 14] = [
     "PLEG is not healthy",
     "eviction manager: attempting to reclaim",
     "Failed to pull image",
@@ -197,6 +202,12 @@ const KNOWN_TROUBLE: [&str; 8] = [
     "Main process exited, code=exited, status=",
     "failed to run Kubelet",
     "container runtime is down",
+    "Container runtime sanity check failed",
+    "container runtime network not ready",
+    "Failed to ensure lease exists",
+    "database space exceeded",
+    "unknown flag",
+    "Skipping pod synchronization",
 ];
 
 /// Parses one `systemd` record (a `journalctl -o json` entry).
@@ -224,11 +235,13 @@ pub fn parse_systemd(record: &Record, out: &mut Vec<Observation>) -> Result<(), 
         return Ok(());
     }
     let unit = j
-        .unit
+        .about_unit
+        .or(j.unit.filter(|u| u != "init.scope"))
         .or(j.identifier)
         .unwrap_or_else(|| "unknown".to_owned());
     let host = j.hostname.unwrap_or_default();
-    let entity = EntityRef::new(EntityKind::Unit, None, &format!("{host}/{unit}"));
+    // Unit trouble is the node's trouble: the engine resolves the host name to the Node.
+    let entity = node_entity(&host);
     let severity = if priority <= 3 {
         Severity::Error
     } else {
@@ -267,7 +280,7 @@ pub fn parse_etcd(record: &Record, out: &mut Vec<Observation>) -> Result<(), Par
     let Some(status) = e.status else {
         return Ok(());
     };
-    let entity = EntityRef::new(EntityKind::Unit, None, &format!("etcd {}", e.endpoint));
+    let entity = EntityRef::new(EntityKind::EtcdMember, None, &e.endpoint);
     let mut emit = Emitter::new(record, out);
     if status
         .leader

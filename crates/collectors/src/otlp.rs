@@ -81,6 +81,21 @@ struct Metric {
 #[serde(rename_all = "camelCase", default)]
 struct NumberPoints {
     data_points: Vec<NumberPoint>,
+    is_monotonic: bool,
+    /// 1 or "AGGREGATION_TEMPORALITY_DELTA", 2 or "..._CUMULATIVE".
+    aggregation_temporality: Option<serde_json::Value>,
+}
+
+impl NumberPoints {
+    /// A cumulative monotonic sum: a counter whose rate is the signal.
+    fn is_counter(&self) -> bool {
+        self.is_monotonic
+            && match &self.aggregation_temporality {
+                Some(serde_json::Value::Number(n)) => n.as_i64() == Some(2),
+                Some(serde_json::Value::String(s)) => s.ends_with("CUMULATIVE"),
+                _ => false,
+            }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -265,8 +280,15 @@ pub fn parse(record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseErr
     for rm in req.resource_metrics {
         let o = origin(&rm.resource);
         for m in rm.scope_metrics.into_iter().flat_map(|s| s.metrics) {
-            let points = m.gauge.into_iter().chain(m.sum).flat_map(|p| p.data_points);
-            for p in points {
+            let counter_by_name = m.name.ends_with("_total");
+            let series = m
+                .gauge
+                .into_iter()
+                .map(|g| (false, g))
+                .chain(m.sum.map(|s| (s.is_counter(), s)));
+            let points = series
+                .flat_map(|(counter, p)| p.data_points.into_iter().map(move |d| (counter, d)));
+            for (counter, p) in points {
                 let Some(value) = p.as_double.or(p.as_int.map(|i| i as f64)) else {
                     continue;
                 };
@@ -279,6 +301,7 @@ pub fn parse(record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseErr
                     service: o.service.clone(),
                     name: m.name.clone(),
                     value,
+                    counter: counter || counter_by_name,
                     attributes: attributes(&p.attributes),
                 }));
             }
@@ -295,6 +318,7 @@ pub fn parse(record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseErr
                     service: o.service.clone(),
                     name: format!("{}.mean", m.name),
                     value: sum / count as f64,
+                    counter: false,
                     attributes: attributes(&p.attributes),
                 }));
             }

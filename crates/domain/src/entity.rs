@@ -28,13 +28,15 @@ pub enum EntityKind {
     NetworkPolicy,
     HorizontalPodAutoscaler,
     ResourceQuota,
-    /// A host process or systemd unit (kubelet, containerd, etcd...).
+    /// A host process or systemd unit (kubelet, containerd...).
     Unit,
+    /// One etcd member, named by its client URL.
+    EtcdMember,
 }
 
 impl EntityKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EntityKind; 19] = [
+    pub const ALL: [EntityKind; 20] = [
         Self::Cluster,
         Self::Namespace,
         Self::Node,
@@ -54,6 +56,7 @@ impl EntityKind {
         Self::HorizontalPodAutoscaler,
         Self::ResourceQuota,
         Self::Unit,
+        Self::EtcdMember,
     ];
 
     /// The Kubernetes `kind` spelling (`"Deployment"`).
@@ -78,6 +81,7 @@ impl EntityKind {
             Self::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             Self::ResourceQuota => "ResourceQuota",
             Self::Unit => "Unit",
+            Self::EtcdMember => "EtcdMember",
         }
     }
 
@@ -103,7 +107,7 @@ impl EntityKind {
     pub fn is_namespaced(self) -> bool {
         !matches!(
             self,
-            Self::Cluster | Self::Namespace | Self::Node | Self::Unit
+            Self::Cluster | Self::Namespace | Self::Node | Self::Unit | Self::EtcdMember
         )
     }
 }

@@ -216,6 +216,9 @@ pub enum EventKind {
         message: String,
     },
 
+    /// A node's taints changed; `added` lists the new ones (`key=value:Effect`).
+    TaintsChanged { added: Vec<String> },
+
     // --- node-level signals (eBPF, journal, DNS, CNI, etcd) ------------------------------
     /// The kernel OOM killer chose a victim.
     OomKill {
@@ -300,6 +303,7 @@ impl EventKind {
             Self::VolumeFailed { .. } => "volume_failed",
             Self::JobFailed { .. } => "job_failed",
             Self::NodeConditionChanged { .. } => "node_condition_changed",
+            Self::TaintsChanged { .. } => "taints_changed",
             Self::OomKill { .. } => "oom_kill",
             Self::ProcessExit { .. } => "process_exit",
             Self::TcpConnectFailed { .. } => "tcp_connect_failed",

@@ -17,6 +17,9 @@ pub struct MetricSample {
     pub service: Option<String>,
     pub name: String,
     pub value: f64,
+    /// A cumulative counter (a monotonic sum): its rate, not its level, is the signal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counter: bool,
     /// Point attributes that distinguish series of one metric (sorted by key).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<(String, String)>,

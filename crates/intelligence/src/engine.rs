@@ -51,6 +51,12 @@ impl Engine {
             Observation::Event(mut e) => {
                 self.events_in += 1;
                 e.entity = self.topology.resolve(&e.entity);
+                // A DNS failure is about the pod that asked, named by its address.
+                if let EventKind::DnsFailure { client, .. } = &e.kind {
+                    if let Some(pod) = self.topology.by_address(client) {
+                        e.entity = pod.to_ref();
+                    }
+                }
                 self.timeline.push(e);
             }
             Observation::Entity(snap) => self.topology.apply(&snap),

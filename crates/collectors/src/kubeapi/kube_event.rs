@@ -108,7 +108,15 @@ fn observe(e: KubeEvent<'_>, emit: &mut Emitter<'_>) {
     } else {
         e.host.map(str::to_owned)
     };
-    let (event_kind, severity) = classify(e.reason, e.message, e.warning);
+    let (mut event_kind, mut severity) = classify(e.reason, e.message, e.warning);
+    // The node lifecycle controller also posts NodeNotReady on each pod of the node.
+    if kind != EntityKind::Node && matches!(event_kind, EventKind::NodeConditionChanged { .. }) {
+        event_kind = EventKind::Other {
+            reason: e.reason.to_owned(),
+            message: e.message.to_owned(),
+        };
+        severity = Severity::Warning;
+    }
     let at = e.at.unwrap_or(emit.ts());
     emit.event(
         &format!("{}/{}", e.reason, e.count),

@@ -1,20 +1,36 @@
-//! Nodes: addresses, labels and condition flips (Ready, MemoryPressure, DiskPressure,
-//! PIDPressure, NetworkUnavailable).
+//! Nodes: addresses, labels, condition flips (Ready, MemoryPressure, DiskPressure,
+//! PIDPressure, NetworkUnavailable) and taints added.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, NodeCondition};
 use tapio_domain::{EntityKey, EntityKind, EventKind, Observation, Severity};
 
 use super::meta::snapshot_of;
 use crate::emit::Emitter;
 
-/// Last seen condition statuses of every node.
+/// What was last seen of a node: condition statuses and taints.
+#[derive(Debug, Default)]
+struct NodeDigest {
+    conditions: BTreeMap<String, String>,
+    taints: BTreeSet<String>,
+}
+
+/// Last seen conditions and taints of every node.
 #[derive(Debug, Default)]
 pub struct NodeTracker {
-    nodes: HashMap<EntityKey, BTreeMap<String, String>>,
+    nodes: HashMap<EntityKey, NodeDigest>,
+}
+
+/// Whether a condition in this status is a problem. A pressure condition whose status is
+/// Unknown only says the kubelet stopped reporting (Ready says that already).
+fn is_unhealthy(c: &NodeCondition) -> bool {
+    match c.type_.as_str() {
+        "Ready" => c.status != "True",
+        _ => c.status == "True",
+    }
 }
 
 impl NodeTracker {
@@ -35,24 +51,41 @@ impl NodeTracker {
             .unwrap_or_default();
         emit.push(Observation::Entity(snap));
         let conditions = status.and_then(|s| s.conditions.as_ref());
-        let now: BTreeMap<String, String> = conditions
-            .iter()
-            .flat_map(|cs| cs.iter())
-            .map(|c| (c.type_.clone(), c.status.clone()))
-            .collect();
-        let previous = self.nodes.insert(entity.key(), now.clone());
+        let now = NodeDigest {
+            conditions: conditions
+                .iter()
+                .flat_map(|cs| cs.iter())
+                .map(|c| (c.type_.clone(), c.status.clone()))
+                .collect(),
+            taints: node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    format!(
+                        "{}={}:{}",
+                        t.key,
+                        t.value.as_deref().unwrap_or_default(),
+                        t.effect
+                    )
+                })
+                .collect(),
+        };
+        let previous = self.nodes.insert(entity.key(), now);
+        let node_name = Some(entity.name.clone());
         for c in conditions.iter().flat_map(|cs| cs.iter()) {
-            let before = previous.as_ref().and_then(|p| p.get(&c.type_));
-            let healthy = if c.type_ == "Ready" { "True" } else { "False" };
+            let before = previous.as_ref().and_then(|p| p.conditions.get(&c.type_));
             let changed = before.is_some_and(|b| *b != c.status);
-            let unhealthy_on_first_sight = before.is_none() && c.status != healthy;
+            let unhealthy_on_first_sight = before.is_none() && is_unhealthy(c);
             if !(changed || unhealthy_on_first_sight) {
                 continue;
             }
-            let severity = if c.status == healthy {
-                Severity::Info
-            } else {
+            let severity = if is_unhealthy(c) {
                 Severity::Error
+            } else {
+                Severity::Info
             };
             let when = c.last_transition_time.as_ref().map_or(at, |t| t.0);
             emit.event(
@@ -65,8 +98,28 @@ impl NodeTracker {
                 },
                 severity,
                 entity.clone(),
-                Some(entity.name.clone()),
+                node_name.clone(),
             );
+        }
+        // Taints added after the node was first seen: the kubelet's own not-ready and
+        // pressure taints follow conditions already reported, so they are left out.
+        if let Some(previous) = previous {
+            let current = &self.nodes[&entity.key()].taints;
+            let added: Vec<String> = current
+                .difference(&previous.taints)
+                .filter(|t| !t.starts_with("node.kubernetes.io/"))
+                .cloned()
+                .collect();
+            if !added.is_empty() {
+                emit.event(
+                    "taints",
+                    at,
+                    EventKind::TaintsChanged { added },
+                    Severity::Info,
+                    entity,
+                    node_name,
+                );
+            }
         }
     }
 }

@@ -116,6 +116,7 @@ impl PodTracker {
                     service: None,
                     name: MEMORY_LIMIT_METRIC.to_owned(),
                     value: *limit as f64,
+                    counter: false,
                     attributes: vec![("container".to_owned(), container.clone())],
                 });
             }

@@ -48,7 +48,9 @@ fn is_symptom(e: &Event) -> bool {
             reason, exit_code, ..
         } => reason == "OOMKilled" || *exit_code != 0,
         EventKind::PodPhaseChanged { to, .. } => to == "Failed",
-        EventKind::NodeConditionChanged { .. } => e.severity >= tapio_domain::Severity::Error,
+        EventKind::NodeConditionChanged { .. } | EventKind::EtcdTrouble { .. } => {
+            e.severity >= tapio_domain::Severity::Error
+        }
         EventKind::PodEvicted { .. }
         | EventKind::SchedulingFailed { .. }
         | EventKind::CreateFailed { .. }

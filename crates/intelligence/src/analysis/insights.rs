@@ -12,6 +12,7 @@ use tapio_domain::{
 use super::incidents::Incident;
 use super::recommend::recommend;
 use super::roots::{root_of, RootClass};
+use crate::correlation::rules::CASCADE_RULE;
 use crate::correlation::{CausalStep, ChainSearch, Timeline};
 use crate::telemetry::SeriesStore;
 use crate::topology::Topology;
@@ -43,7 +44,22 @@ fn score_chain(timeline: &Timeline, chain: &[CausalStep]) -> Option<Scored> {
         .iter()
         .position(|s| root_of(timeline.get(s.event)).is_some())?;
     let steps = chain[start..].to_vec();
-    let root = root_of(timeline.get(steps[0].event))?;
+    let mut root = root_of(timeline.get(steps[0].event))?;
+    // A failure that spread to the services calling it is a dependency failure for them.
+    let cascades = steps
+        .iter()
+        .any(|s| s.rule.is_some_and(|r| r.name == CASCADE_RULE));
+    if cascades
+        && matches!(
+            root.kind,
+            RootCauseKind::ApplicationError | RootCauseKind::Unknown
+        )
+    {
+        root = RootClass {
+            kind: RootCauseKind::DependencyFailure,
+            weight: root.weight.max(0.6),
+        };
+    }
     let links: Vec<f64> = steps[..steps.len() - 1]
         .iter()
         .map(|s| s.strength)
@@ -186,11 +202,18 @@ impl Analysis<'_> {
     }
 
     fn root_cause(&self, e: &Event, kind: RootCauseKind, subject: &EntityKey) -> RootCause {
-        let key = e.entity.key();
+        // A DNS failure is the resolver's, not the asking pod's.
+        let resolver = match &e.kind {
+            EventKind::DnsFailure { server, .. } => self.topology.by_address(server).cloned(),
+            _ => None,
+        };
+        let key = resolver.unwrap_or_else(|| e.entity.key());
         let workload = if key.kind.is_workload() {
             Some(key.clone())
         } else if key.kind == EntityKind::Pod {
             self.topology.workload_of(&key, e.at)
+        } else if key.kind == EntityKind::Service {
+            None
         } else {
             subject.kind.is_workload().then(|| subject.clone())
         };
@@ -205,7 +228,7 @@ impl Analysis<'_> {
         };
         RootCause {
             kind,
-            entity: EntityName::from(&e.entity),
+            entity: EntityName::from(&key.to_ref()),
             workload: workload.map(|w| format!("{}/{}", w.kind, w.name)),
             service,
             at: e.at,
@@ -475,6 +498,7 @@ pub fn explain_incidents(analysis: &Analysis<'_>, incidents: &[Incident]) -> Vec
         }
     }
     let mut out: Vec<Insight> = by_root.into_values().collect();
+    absorb_cascades(&mut out);
     out.sort_by(|a, b| {
         b.confidence
             .total_cmp(&a.confidence)
@@ -482,4 +506,32 @@ pub fn explain_incidents(analysis: &Analysis<'_>, incidents: &[Incident]) -> Vec
             .then_with(|| a.id.cmp(&b.id))
     });
     out
+}
+
+/// An incident of the failing dependency itself is part of the cascade that starts there:
+/// its insight is folded into the cascade's (one incident, its whole blast radius).
+fn absorb_cascades(insights: &mut Vec<Insight>) {
+    let cascades: Vec<(String, Option<String>)> = insights
+        .iter()
+        .filter(|i| i.root_cause.kind == RootCauseKind::DependencyFailure)
+        .map(|i| (i.id.clone(), i.root_cause.workload.clone()))
+        .collect();
+    for (id, workload) in cascades {
+        let Some(workload) = workload else { continue };
+        let absorbed: Vec<Insight> = insights
+            .extract_if(.., |i| {
+                i.id != id
+                    && i.root_cause.workload.as_deref() == Some(workload.as_str())
+                    && i.root_cause.kind == RootCauseKind::ApplicationError
+            })
+            .collect();
+        if let Some(cascade) = insights.iter_mut().find(|i| i.id == id) {
+            for a in absorbed.into_iter().flat_map(|i| i.affected) {
+                if !cascade.affected.contains(&a) {
+                    cascade.affected.push(a);
+                }
+            }
+            cascade.affected.sort();
+        }
+    }
 }

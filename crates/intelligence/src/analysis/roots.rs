@@ -35,11 +35,18 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
         EventKind::ReplicasChanged { .. } => class(K::ScaleChange, 0.85),
         EventKind::PolicyChanged { .. } => class(K::NetworkPolicy, 0.9),
         EventKind::MetricAnomaly { metric, score, .. } if *score > 0.0 => {
+            let m = metric.to_ascii_lowercase();
             if crate::correlation::rules::is_memory_metric(metric) {
                 class(K::MemoryLeak, 0.75)
-            } else if metric.contains("throttl") {
+            } else if ["connection", "pool", "pending"]
+                .iter()
+                .any(|k| m.contains(k))
+            {
+                // A pool that fills up waits on what it connects to.
+                class(K::DependencyFailure, 0.7)
+            } else if m.contains("throttl") {
                 class(K::CpuThrottling, 0.75)
-            } else if metric.contains("cpu") {
+            } else if m.contains("cpu") {
                 class(K::CpuSaturation, 0.7)
             } else {
                 class(K::ApplicationError, 0.55)
@@ -56,6 +63,7 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
             _ => None,
         },
         EventKind::UnitTrouble { .. } => class(K::NodeServiceFailure, 0.85),
+        EventKind::TaintsChanged { .. } => class(K::Scheduling, 0.85),
         EventKind::EtcdTrouble { .. } => class(K::EtcdDegraded, 0.85),
         EventKind::CniFailure { .. } => class(K::CniFailure, 0.85),
         EventKind::DnsFailure { .. } => class(K::DnsFailure, 0.75),
@@ -72,7 +80,8 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
             _ => class(K::Unknown, 0.3),
         },
         EventKind::ImagePullFailed { .. } => class(K::ImagePull, 0.6),
-        EventKind::ProbeFailed { .. } => class(K::ProbeMisconfig, 0.4),
+        // Failing probes without a probe change: the application is unhealthy.
+        EventKind::ProbeFailed { .. } => class(K::ApplicationError, 0.4),
         EventKind::SchedulingFailed { .. } => class(K::Scheduling, 0.7),
         EventKind::CreateFailed { message } if message.contains("quota") => {
             class(K::QuotaExceeded, 0.85)

@@ -9,7 +9,7 @@ use tapio_domain::{
 
 use crate::service_rca::{Candidate, EvidenceFamily, ServiceRanking};
 
-/// The best candidate must deviate at least this much (robust sigmas) for an incident.
+/// Latency or errors must rise at least this much (robust sigmas) for an incident.
 const MIN_INCIDENT_SCORE: f64 = 6.0;
 /// Lower-ranked candidates are listed while they deviate at least this much.
 const MIN_CANDIDATE_SCORE: f64 = 3.0;
@@ -90,7 +90,10 @@ pub fn service_insights(
     let Some(best) = ranking.candidates.first() else {
         return Vec::new();
     };
-    if best.score < MIN_INCIDENT_SCORE || ranking.degradation < MIN_INCIDENT_SCORE {
+    // An incident is something users felt (latency or errors up); when the evidence on
+    // which service started it is weak, the candidates are still listed, with a low
+    // confidence that says so.
+    if ranking.degradation < MIN_INCIDENT_SCORE || best.score < MIN_CANDIDATE_SCORE {
         return Vec::new();
     }
     let onset = Timestamp::from_nanosecond((ranking.onset.at * 1e9) as i128)
@@ -149,7 +152,9 @@ pub fn service_insights(
             h.update(onset.to_string().as_bytes());
             format!("in-{}", &h.finalize().to_hex()[..16])
         };
-        let lead = if rank == 0 {
+        let lead = if rank == 0 && ranking.tie_broken() {
+            "Most likely cause (tie broken by corroborating evidence)".to_owned()
+        } else if rank == 0 {
             "Most likely cause".to_owned()
         } else {
             format!("Candidate #{}", rank + 1)

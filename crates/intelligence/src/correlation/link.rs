@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use tapio_domain::{EntityKey, EntityKind, Event, RelationKind};
 
-use crate::topology::Topology;
+use crate::topology::{short_host, Topology};
 
 /// The topological relation a rule requires between cause and effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,10 @@ pub enum Link {
     SameNode,
     /// The cause's NetworkPolicy selects the effect's pod.
     PolicySelectsPod,
+    /// The cause's pod serves a service that the effect's pod's service calls.
+    CalleeOfPod,
+    /// The cause is about any node (cluster-wide node changes such as taints).
+    AnyNode,
 }
 
 impl Link {
@@ -72,6 +76,8 @@ impl Link {
             Self::PolicySelectsPod => {
                 topo.selecting(key.namespace.as_deref(), EntityKind::NetworkPolicy)
             }
+            Self::CalleeOfPod => topo.callee_pods(&key, at),
+            Self::AnyNode => topo.selecting(None, EntityKind::Node),
         }
     }
 
@@ -94,7 +100,12 @@ impl Link {
                 .any(|pod| topo.uses_config(pod, &ck, cause.at)),
             Self::NodeRunsPod => topo.node_of(&ek, at).as_ref() == Some(&ck),
             Self::PodOnNode => topo.node_of(&ck, cause.at).as_ref() == Some(&ek),
-            Self::SameNode => cause.node.is_some() && cause.node == effect.node,
+            Self::SameNode => match (&cause.node, &effect.node) {
+                (Some(a), Some(b)) => short_host(a) == short_host(b),
+                _ => false,
+            },
+            Self::CalleeOfPod => topo.calls(&ek, &ck, at),
+            Self::AnyNode => ck.kind == EntityKind::Node,
             Self::PolicySelectsPod => {
                 ck.kind == EntityKind::NetworkPolicy
                     && ck.namespace == ek.namespace

@@ -5,6 +5,8 @@ use rustc_hash::FxHashMap as HashMap;
 use jiff::{SignedDuration, Timestamp};
 use tapio_domain::{EntityKey, Event, EventKind, Severity};
 
+use crate::topology::short_host;
+
 /// Every retained event, indexed by entity and by node.
 #[derive(Debug, Default)]
 pub struct Timeline {
@@ -37,7 +39,10 @@ impl Timeline {
             .or_default()
             .push(idx);
         if let Some(node) = &event.node {
-            self.by_node.entry(node.clone()).or_default().push(idx);
+            self.by_node
+                .entry(short_host(node).to_owned())
+                .or_default()
+                .push(idx);
         }
         self.events.push(event);
         self.sorted = false;
@@ -83,7 +88,7 @@ impl Timeline {
 
     /// Indexes of events that happened on `node` with `from <= at <= to`.
     pub fn on_node(&self, node: &str, from: Timestamp, to: Timestamp) -> Vec<usize> {
-        self.window(self.by_node.get(node), from, to)
+        self.window(self.by_node.get(short_host(node)), from, to)
     }
 
     fn window(&self, list: Option<&Vec<usize>>, from: Timestamp, to: Timestamp) -> Vec<usize> {

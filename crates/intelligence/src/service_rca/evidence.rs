@@ -81,6 +81,19 @@ pub struct Evidence {
     pub z: f64,
     /// For edges, gaps and shapes: the calling service.
     pub caller: Option<String>,
+    /// For metric series: the persistent rise in the series' own unit (z × scale), so that
+    /// rises of different series can be compared in seconds rather than in sigmas.
+    pub rise: Option<f64>,
+}
+
+impl Evidence {
+    /// A latency or duration series of what the service serves (its rise is in seconds).
+    pub fn is_duration(&self) -> bool {
+        let label = self.label.to_ascii_lowercase();
+        self.family == EvidenceFamily::Latency
+            && self.rise.is_some()
+            && (label.contains("latency") || label.contains("duration"))
+    }
 }
 
 fn clip(z: f64) -> f64 {
@@ -132,12 +145,14 @@ pub(super) fn metric_evidence(grid: &MetricGrid, row: usize, activity: &[f64]) -
         }
         let baseline = robust_scale(&b, REL, s.family.abs_floor());
         let z: Vec<Option<f64>> = s.rows.iter().map(|v| v.map(|x| baseline.z(x))).collect();
+        let persistent = persistent_z(&z, window.clone());
         out.push(Evidence {
             service: s.service.clone(),
             family: s.family.into(),
             label: s.label.clone(),
-            z: clip(persistent_z(&z, window.clone())),
+            z: clip(persistent),
             caller: s.caller.clone(),
+            rise: Some(persistent * baseline.scale),
         });
     }
     out
@@ -244,6 +259,7 @@ pub(super) fn span_evidence(store: &SpanStore, onset: f64, precise: bool) -> Vec
                 label: format!("{service} {op} self-time"),
                 z,
                 caller: None,
+                rise: None,
             },
             SelfKind::Leaf => Evidence {
                 service: service.to_owned(),
@@ -251,6 +267,7 @@ pub(super) fn span_evidence(store: &SpanStore, onset: f64, precise: bool) -> Vec
                 label: format!("{service} {op} self-time (no child spans)"),
                 z,
                 caller: None,
+                rise: None,
             },
             SelfKind::GapTo(callee) => {
                 let callee = store.name(*callee);
@@ -260,6 +277,7 @@ pub(super) fn span_evidence(store: &SpanStore, onset: f64, precise: bool) -> Vec
                     label: format!("{service}->{callee} {op} caller-side gap"),
                     z,
                     caller: Some(service.to_owned()),
+                    rise: None,
                 }
             }
         });
@@ -299,6 +317,7 @@ pub(super) fn span_evidence(store: &SpanStore, onset: f64, precise: bool) -> Vec
                 ),
                 z,
                 caller: Some(service.to_owned()),
+                rise: None,
             });
         }
     }

@@ -39,15 +39,26 @@ pub struct ServiceRanking {
 }
 
 impl ServiceRanking {
-    /// Margin of the best candidate over the second: (s1 − s2) / s1.
+    /// Margin of the best candidate over the second on the ranking key: the score margin
+    /// (s1 − s2) / s1, or the corroboration margin when that is what decided.
     pub fn margin(&self) -> f64 {
-        let s1 = self.candidates.first().map_or(0.0, |c| c.score);
-        let s2 = self.candidates.get(1).map_or(0.0, |c| c.score);
-        if s1 > 0.0 {
-            (s1 - s2) / s1
-        } else {
-            0.0
-        }
+        let (Some(a), b) = (self.candidates.first(), self.candidates.get(1)) else {
+            return 0.0;
+        };
+        let (s2, c2) = b.map_or((0.0, 0.0), |b| (b.score, b.corroboration));
+        let ratio = |x1: f64, x2: f64| {
+            if x1 > 0.0 {
+                (x1 - x2).max(0.0) / x1
+            } else {
+                0.0
+            }
+        };
+        ratio(a.score, s2).max(ratio(a.corroboration, c2))
+    }
+
+    /// Whether the best two scored exactly the same and corroboration decided.
+    pub fn tie_broken(&self) -> bool {
+        matches!((self.candidates.first(), self.candidates.get(1)), (Some(a), Some(b)) if a.score == b.score)
     }
 }
 

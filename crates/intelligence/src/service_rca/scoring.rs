@@ -95,22 +95,48 @@ pub(super) fn rank(ev: &[Evidence]) -> Vec<Candidate> {
         }
     }
 
+    // Each service's largest rise (seconds) in what it serves.
+    let mut duration_rise: HashMap<&str, f64> = HashMap::new();
+    for e in ev.iter().filter(|e| e.is_duration() && e.z > 0.0) {
+        let r = duration_rise.entry(e.service.as_str()).or_insert(0.0);
+        *r = r.max(e.rise.unwrap_or(0.0));
+    }
     let mut ranked: Vec<Candidate> = services
         .iter()
         .map(|&s| {
-            let explained = callees
-                .get(s)
-                .into_iter()
-                .flatten()
+            let my_callees = callees.get(s).into_iter().flatten();
+            let explained = my_callees
+                .clone()
                 .filter_map(|c| by_source.get(&(s, *c)).map(|e| e.z))
                 .fold(0.0, f64::max);
+            // The same in seconds: what the callees' slowdown adds up to, as the calls
+            // into them (caller's view) or their own serving latency, whichever is larger.
+            let explained_secs: f64 = my_callees
+                .map(|c| {
+                    let edge = by_source
+                        .get(&(s, *c))
+                        .and_then(|e| e.rise)
+                        .unwrap_or(0.0)
+                        .max(0.0);
+                    edge.max(duration_rise.get(c).copied().unwrap_or(0.0))
+                })
+                .sum();
             let mut cand: Vec<(f64, &Evidence)> = Vec::new();
             for e in ev.iter().filter(|e| e.service == s) {
                 match e.family {
                     EvidenceFamily::Resource | EvidenceFamily::Shape => cand.push((e.z.abs(), e)),
                     EvidenceFamily::SelfTime if e.z > 0.0 => cand.push((e.z, e)),
-                    EvidenceFamily::LeafTime | EvidenceFamily::Latency if e.z > 0.0 => {
+                    EvidenceFamily::LeafTime if e.z > 0.0 => {
                         cand.push(((e.z - explained).max(0.0), e))
+                    }
+                    EvidenceFamily::Latency if e.z > 0.0 => {
+                        let mut v = (e.z - explained).max(0.0);
+                        // A callee explains a caller's slowdown only if it also does in seconds:
+                        // keep the part of the rise the callees do not account for.
+                        if let Some(rise) = e.rise.filter(|r| *r > 0.0 && e.is_duration()) {
+                            v = v.max(e.z * (1.0 - explained_secs / rise).max(0.0));
+                        }
+                        cand.push((v, e))
                     }
                     _ => {}
                 }

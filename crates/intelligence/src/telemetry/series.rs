@@ -21,6 +21,8 @@ pub struct SeriesKey {
 #[derive(Debug)]
 pub struct SeriesStore {
     series: HashMap<SeriesKey, VecDeque<(Timestamp, f64)>>,
+    /// Last raw value of each counter series, to turn the next one into a rate.
+    counter_last: HashMap<SeriesKey, (Timestamp, f64)>,
     max_points: usize,
     /// Points dropped because a series was full (memory bound), counted.
     pub evicted_points: u64,
@@ -37,26 +39,40 @@ impl SeriesStore {
     pub fn new(max_points: usize) -> Self {
         Self {
             series: HashMap::default(),
+            counter_last: HashMap::default(),
             max_points: max_points.max(8),
             evicted_points: 0,
         }
     }
 
-    /// Adds one sample.
+    /// Adds one sample. Counters are stored as per-second rates between consecutive
+    /// samples (a reset, where the counter goes down, starts over).
     pub fn push(&mut self, sample: &MetricSample) {
+        let mut value = sample.value;
         let key = SeriesKey {
             entity: sample.entity.key(),
             service: sample.service.clone(),
             metric: sample.name.clone(),
             attributes: sample.attributes.clone(),
         };
+        if sample.counter {
+            let last = self
+                .counter_last
+                .insert(key.clone(), (sample.at, sample.value));
+            let Some((t0, v0)) = last else { return };
+            let dt = sample.at.duration_since(t0).as_secs_f64();
+            if dt <= 0.0 || sample.value < v0 {
+                return;
+            }
+            value = (sample.value - v0) / dt;
+        }
         let points = self.series.entry(key).or_default();
         // Points arrive in event-time order from the reader; keep it sorted if not.
         let pos = points
             .iter()
             .rposition(|(t, _)| *t <= sample.at)
             .map_or(0, |p| p + 1);
-        points.insert(pos, (sample.at, sample.value));
+        points.insert(pos, (sample.at, value));
         if points.len() > self.max_points {
             points.pop_front();
             self.evicted_points += 1;

@@ -66,11 +66,16 @@ pub struct Topology {
     by_address: HashMap<Box<str>, Id>,
     /// target -> sources having a relation to it (any version).
     reverse: HashMap<Id, Vec<(RelationKind, Id)>>,
-    /// Services and NetworkPolicies by namespace and kind, for selector matching.
-    selectors: HashMap<(Option<String>, EntityKind), HashSet<Id>>,
+    /// Entities by namespace and kind (selector matching, pods of a service).
+    by_namespace: HashMap<(Option<String>, EntityKind), HashSet<Id>>,
     strings: HashSet<Arc<str>>,
     /// Observed service-to-service calls: (caller, callee) -> number of calls seen.
     calls: HashMap<(String, String), u64>,
+}
+
+/// The first DNS label of a host name: how node names and host names meet.
+pub fn short_host(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
 }
 
 impl Topology {
@@ -129,12 +134,10 @@ impl Topology {
             }
             relations.push((rel.kind, target));
         }
-        if matches!(key.kind, EntityKind::Service | EntityKind::NetworkPolicy) {
-            self.selectors
-                .entry((key.namespace.clone(), key.kind))
-                .or_default()
-                .insert(id);
-        }
+        self.by_namespace
+            .entry((key.namespace.clone(), key.kind))
+            .or_default()
+            .insert(id);
         let labels = self.labels(&snap.labels);
         let selector = snap.selector.as_ref().map(|s| self.labels(s));
         let node = &mut self.nodes[id as usize];
@@ -232,14 +235,32 @@ impl Topology {
             .map(|&id| &self.nodes[id as usize].key)
     }
 
-    /// Completes a reference that carries only a uid (eBPF events) with its name.
+    /// Completes a reference that carries only a uid (eBPF events) with its name, and
+    /// maps a host name (`ip-10-0-1-23`) to the Node it is (`ip-10-0-1-23.eu-west-1...`).
     pub fn resolve(&self, entity: &EntityRef) -> EntityRef {
         if entity.name.is_empty() {
             if let Some(key) = entity.uid.as_deref().and_then(|u| self.by_uid(u)) {
                 return key.to_ref().with_uid(entity.uid.as_deref());
             }
         }
+        if entity.kind == EntityKind::Node && !self.contains(&entity.key()) {
+            if let Some(node) = self.node_named(&entity.name) {
+                return node.to_ref();
+            }
+        }
         entity.clone()
+    }
+
+    /// The Node a host name refers to: the same name, or the same first DNS label.
+    pub fn node_named(&self, host: &str) -> Option<&EntityKey> {
+        let short = short_host(host);
+        self.by_namespace
+            .get(&(None, EntityKind::Node))
+            .into_iter()
+            .flatten()
+            .map(|&id| &self.nodes[id as usize].key)
+            .filter(|k| k.name == host || short_host(&k.name) == short)
+            .min()
     }
 
     fn related_ids(
@@ -372,7 +393,7 @@ impl Topology {
     /// Services or NetworkPolicies of a namespace (entities that select pods).
     pub fn selecting(&self, namespace: Option<&str>, kind: EntityKind) -> Vec<EntityKey> {
         let mut v: Vec<EntityKey> = self
-            .selectors
+            .by_namespace
             .get(&(namespace.map(str::to_owned), kind))
             .into_iter()
             .flatten()
@@ -388,7 +409,7 @@ impl Topology {
             return Vec::new();
         };
         let mut out: Vec<EntityKey> = self
-            .selectors
+            .by_namespace
             .get(&(pod.namespace.clone(), EntityKind::Service))
             .into_iter()
             .flatten()
@@ -400,6 +421,56 @@ impl Topology {
             .collect();
         out.sort();
         out
+    }
+
+    /// Pods selected at `at` by the Service named `service` in `namespace`.
+    pub fn pods_of_service(
+        &self,
+        namespace: Option<&str>,
+        service: &str,
+        at: Timestamp,
+    ) -> Vec<EntityKey> {
+        let svc = EntityKey {
+            cluster: None,
+            kind: EntityKind::Service,
+            namespace: namespace.map(str::to_owned),
+            name: service.to_owned(),
+        };
+        let Some(svc_v) = self.version_at(&svc, at) else {
+            return Vec::new();
+        };
+        let mut out: Vec<EntityKey> = self
+            .by_namespace
+            .get(&(svc.namespace.clone(), EntityKind::Pod))
+            .into_iter()
+            .flatten()
+            .filter(|&&id| {
+                self.version_of(id, at)
+                    .is_some_and(|v| svc_v.selects(&v.labels))
+            })
+            .map(|&id| self.nodes[id as usize].key.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Whether the service of `caller` was observed calling the service of `callee`.
+    pub fn calls(&self, caller: &EntityKey, callee: &EntityKey, at: Timestamp) -> bool {
+        match (self.service_name(caller, at), self.service_name(callee, at)) {
+            (Some(a), Some(b)) => a != b && self.calls.contains_key(&(a, b)),
+            _ => false,
+        }
+    }
+
+    /// Pods of the services that `pod`'s service was observed calling.
+    pub fn callee_pods(&self, pod: &EntityKey, at: Timestamp) -> Vec<EntityKey> {
+        let Some(service) = self.service_name(pod, at) else {
+            return Vec::new();
+        };
+        self.callees_of(&service)
+            .into_iter()
+            .flat_map(|callee| self.pods_of_service(pod.namespace.as_deref(), callee, at))
+            .collect()
     }
 
     /// The service name people use for `key`: a selecting Service, else the

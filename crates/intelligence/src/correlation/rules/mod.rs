@@ -4,6 +4,8 @@
 //! One file per rule family.
 
 mod container;
+mod cpu;
+mod dependency;
 mod memory;
 mod network;
 mod node;
@@ -16,6 +18,8 @@ use jiff::SignedDuration;
 use tapio_domain::{Event, EventKind};
 
 use super::link::Link;
+
+pub use dependency::CASCADE_RULE;
 
 /// One cause -> effect edge.
 #[derive(Debug)]
@@ -40,6 +44,8 @@ pub struct CausalRule {
 pub static RULES: LazyLock<Vec<&'static CausalRule>> = LazyLock::new(|| {
     [
         container::RULES,
+        cpu::RULES,
+        dependency::RULES,
         memory::RULES,
         rollout::RULES,
         node::RULES,
@@ -114,7 +120,7 @@ fn is_pod_created(e: &Event) -> bool {
     matches!(e.kind, EventKind::PodCreated)
 }
 
-fn metric_up(e: &Event) -> Option<&str> {
+pub(crate) fn metric_up(e: &Event) -> Option<&str> {
     match &e.kind {
         EventKind::MetricAnomaly { metric, score, .. } if *score > 0.0 => Some(metric),
         _ => None,

@@ -17,17 +17,41 @@ fn is_connectivity_failure(e: &Event) -> bool {
     )
 }
 
-pub(super) const RULES: &[CausalRule] = &[CausalRule {
-    name: "network-policy-blocks-traffic",
-    cause: is_policy_change,
-    effect: is_connectivity_failure,
-    link: Link::PolicySelectsPod,
-    max_delay: minutes(15),
-    prior: 0.8,
-    why: |c, _| {
-        format!(
-            "NetworkPolicy {} now selects this pod and does not allow the traffic",
-            c.entity.name
-        )
+fn is_dns_failure(e: &Event) -> bool {
+    matches!(e.kind, EventKind::DnsFailure { .. })
+}
+
+fn is_pod_network_trouble(e: &Event) -> bool {
+    is_connectivity_failure(e) || super::is_failed_termination(e)
+}
+
+pub(super) const RULES: &[CausalRule] = &[
+    CausalRule {
+        name: "dns-failure-breaks-pod",
+        cause: is_dns_failure,
+        effect: is_pod_network_trouble,
+        link: Link::SameEntity,
+        max_delay: minutes(15),
+        prior: 0.8,
+        why: |c, _| {
+            match &c.kind {
+        EventKind::DnsFailure { query, rcode, server, .. } => format!("looking up {query} failed ({rcode} from {server}), so the pod could not reach what it needs"),
+        _ => String::new(),
+    }
+        },
     },
-}];
+    CausalRule {
+        name: "network-policy-blocks-traffic",
+        cause: is_policy_change,
+        effect: is_connectivity_failure,
+        link: Link::PolicySelectsPod,
+        max_delay: minutes(15),
+        prior: 0.8,
+        why: |c, _| {
+            format!(
+                "NetworkPolicy {} now selects this pod and does not allow the traffic",
+                c.entity.name
+            )
+        },
+    },
+];

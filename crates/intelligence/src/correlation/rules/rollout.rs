@@ -60,6 +60,7 @@ fn is_pod_trouble(e: &Event) -> bool {
         || is_metric_anomaly(e)
         || is_config_error_waiting(e)
         || is_pull_failure(e)
+        || matches!(e.kind, EventKind::ProbeFailed { .. })
 }
 
 pub(super) const RULES: &[CausalRule] = &[

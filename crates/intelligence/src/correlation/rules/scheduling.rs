@@ -25,6 +25,14 @@ fn is_cni_failure(e: &Event) -> bool {
     matches!(e.kind, EventKind::CniFailure { .. })
 }
 
+fn is_taint_added(e: &Event) -> bool {
+    matches!(e.kind, EventKind::TaintsChanged { .. })
+}
+
+fn is_taint_unschedulable(e: &Event) -> bool {
+    matches!(&e.kind, EventKind::SchedulingFailed { message } if message.contains("taint"))
+}
+
 fn is_job_failure(e: &Event) -> bool {
     matches!(e.kind, EventKind::JobFailed { .. })
 }
@@ -60,10 +68,26 @@ pub(super) const RULES: &[CausalRule] = &[
         },
     },
     CausalRule {
+        name: "taint-blocks-scheduling",
+        cause: is_taint_added,
+        effect: is_taint_unschedulable,
+        link: Link::AnyNode,
+        max_delay: minutes(60),
+        prior: 0.85,
+        why: |c, _| match &c.kind {
+            EventKind::TaintsChanged { added } => format!(
+                "node {} was tainted ({}), and the pod does not tolerate it",
+                c.entity.name,
+                added.join(", ")
+            ),
+            _ => String::new(),
+        },
+    },
+    CausalRule {
         name: "cni-failure-fails-sandbox",
         cause: is_cni_failure,
         effect: is_sandbox_failure,
-        link: Link::SameEntity,
+        link: Link::NodeRunsPod,
         max_delay: minutes(5),
         prior: 0.9,
         why: |c, _| match &c.kind {
