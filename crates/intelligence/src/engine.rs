@@ -5,7 +5,9 @@ use tapio_domain::{
     EntityKind, Event, EventId, EventKind, Insight, Observation, RawRef, Severity, Source,
 };
 
-use crate::analysis::{explain_incidents, find_incidents, service_insights, Analysis};
+use crate::analysis::{
+    explain_incidents, find_incidents, service_insights, widen_with_callers, Analysis,
+};
 use crate::anomaly::{detect_growth_runs, detect_onset, GrowthParams, Onset, OnsetParams};
 use crate::correlation::Timeline;
 use crate::service_rca::rank_services;
@@ -147,6 +149,7 @@ impl Engine {
             series: &self.series,
         };
         let mut insights = explain_incidents(&analysis, &incidents);
+        widen_with_callers(&mut insights, &self.topology, &self.spans);
         if let Some(ranking) = rank_services(&self.series, &self.spans) {
             let blamed: Vec<String> = insights
                 .iter()

@@ -78,6 +78,13 @@ fn is_shutdown(e: &Event, timeline: &Timeline) -> bool {
 fn subject_of(e: &Event, topology: &Topology) -> EntityKey {
     let key = e.entity.key();
     match key.kind {
+        // The members of one etcd cluster fail together: one incident.
+        EntityKind::EtcdMember => EntityKey {
+            cluster: key.cluster,
+            kind: EntityKind::EtcdMember,
+            namespace: None,
+            name: "etcd".to_owned(),
+        },
         EntityKind::Pod | EntityKind::ReplicaSet | EntityKind::Job => {
             topology.workload_of(&key, e.at).unwrap_or(key)
         }

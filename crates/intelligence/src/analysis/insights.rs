@@ -18,7 +18,7 @@ use crate::telemetry::SeriesStore;
 use crate::topology::Topology;
 
 /// Symptoms whose chains are tried per incident (the latest of each kind).
-const SYMPTOMS_TRIED: usize = 6;
+const SYMPTOMS_TRIED: usize = 10;
 /// Evidence ids listed per chain step.
 const EVIDENCE_PER_STEP: usize = 20;
 /// Metric name of container memory limits published by the kubeapi parser.
@@ -80,6 +80,48 @@ fn score_chain(timeline: &Timeline, chain: &[CausalStep]) -> Option<Scored> {
     })
 }
 
+/// A root that another chain explains further back (its steps are that chain's tail, and
+/// the extra links hold) is not a root: memory that grew because a pool filled up is not
+/// a leak. Such chains keep a fraction of their score.
+fn demote_explained_roots(timeline: &Timeline, scored: &mut [Scored]) {
+    const EXPLAINED: f64 = 0.8;
+    const LINK_HOLDS: f64 = 0.5;
+    // Steps compared by what they are (entity and label), not by event: two onsets of
+    // one series are the same step.
+    let events: Vec<Vec<(EntityKey, String)>> = scored
+        .iter()
+        .map(|s| {
+            s.steps
+                .iter()
+                .map(|x| {
+                    let e = timeline.get(x.event);
+                    (e.entity.key(), step_label(e))
+                })
+                .collect()
+        })
+        .collect();
+    let explained: Vec<bool> = scored
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            scored.iter().enumerate().any(|(j, b)| {
+                j != i
+                    && events[j].len() > events[i].len()
+                    && events[j].ends_with(&events[i])
+                    && b.steps[..events[j].len() - events[i].len()]
+                        .iter()
+                        .all(|s| s.strength >= LINK_HOLDS)
+                    && a.root.kind != b.root.kind
+            })
+        })
+        .collect();
+    for (s, e) in scored.iter_mut().zip(explained) {
+        if e {
+            s.score *= EXPLAINED;
+        }
+    }
+}
+
 fn slug(kind: RootCauseKind) -> String {
     let name = format!("{kind:?}");
     let mut out = String::new();
@@ -107,6 +149,8 @@ fn symptom_label(e: &Event) -> String {
             condition, status, ..
         } => format!("{condition}={status}"),
         EventKind::ProbeFailed { probe, .. } => format!("{probe:?} probe failures"),
+        EventKind::EtcdTrouble { what, message } if message.is_empty() => format!("etcd {what}"),
+        EventKind::EtcdTrouble { message, .. } => format!("etcd {message}"),
         other => other.name().to_owned(),
     }
 }
@@ -152,13 +196,34 @@ impl Analysis<'_> {
         }
     }
 
-    /// The symptoms to try: the latest of each distinct label, most recent first.
+    /// The symptoms to try: the first and the latest of each distinct label, most recent
+    /// first.
     fn symptoms_to_try(&self, incident: &Incident) -> Vec<usize> {
-        let mut latest: BTreeMap<String, usize> = BTreeMap::new();
+        let mut first_last: BTreeMap<(String, EntityKey), (usize, usize)> = BTreeMap::new();
         for &i in &incident.symptoms {
-            latest.insert(symptom_label(self.timeline.get(i)), i);
+            let e = self.timeline.get(i);
+            // One per label and entity kind: pods of one workload are alike, etcd
+            // members or nodes are not.
+            let who = if e.entity.kind == EntityKind::Pod {
+                EntityKey {
+                    cluster: None,
+                    kind: EntityKind::Pod,
+                    namespace: None,
+                    name: String::new(),
+                }
+            } else {
+                e.entity.key()
+            };
+            // The first occurrence (causes precede the first sign of trouble) and the
+            // latest (the state the incident is in now).
+            first_last
+                .entry((symptom_label(e), who))
+                .and_modify(|fl| fl.1 = i)
+                .or_insert((i, i));
         }
-        let mut v: Vec<usize> = latest.into_values().collect();
+        let mut v: Vec<usize> = first_last.into_values().flat_map(|(f, l)| [f, l]).collect();
+        v.sort_unstable();
+        v.dedup();
         v.sort_by_key(|&i| std::cmp::Reverse((self.timeline.get(i).at, i)));
         v.truncate(SYMPTOMS_TRIED);
         v
@@ -244,6 +309,7 @@ impl Analysis<'_> {
             .flat_map(|s| search.chains(s))
             .filter_map(|c| score_chain(self.timeline, &c))
             .collect();
+        demote_explained_roots(self.timeline, &mut scored);
         scored.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
@@ -342,7 +408,10 @@ impl Analysis<'_> {
             }
         }
 
-        let subject_text = EntityName::from(&incident.subject.to_ref()).to_string();
+        let subject_text = match incident.subject.kind {
+            EntityKind::EtcdMember => "the etcd cluster".to_owned(),
+            _ => EntityName::from(&incident.subject.to_ref()).to_string(),
+        };
         let label = |e: &Event| match (e.kind.is_oom(), oom_limit) {
             (true, Some(limit)) => {
                 format!("OOMKilled at its {:.0}Mi limit", limit / (1024.0 * 1024.0))
@@ -389,10 +458,13 @@ impl Analysis<'_> {
             failing,
             affected,
         );
-        let symptom_kind = if oom_step.is_some() {
-            "oom".to_owned()
-        } else {
-            slug_label(&symptom_label(symptom_event))
+        let symptom_kind = match &symptom_event.kind {
+            _ if oom_step.is_some() => "oom".to_owned(),
+            // Free-text labels (alarms, messages) would make unstable pattern names.
+            EventKind::EtcdTrouble { .. } | EventKind::Other { .. } => {
+                symptom_event.kind.name().replace('_', "-")
+            }
+            _ => slug_label(&symptom_label(symptom_event)),
         };
         let pattern = format!("{}-{}", slug(best.root.kind), symptom_kind);
         let id = {

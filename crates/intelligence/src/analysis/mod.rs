@@ -2,12 +2,14 @@
 //! causal chain for each, names its root cause with a confidence, lists the alternatives
 //! it ranked lower and what to do about it.
 
+mod cascade;
 mod incidents;
 mod insights;
 mod recommend;
 mod roots;
 mod service_insights;
 
+pub use cascade::widen_with_callers;
 pub use incidents::{find_incidents, Incident};
 pub use insights::{explain_incidents, Analysis};
 pub use roots::{root_of, RootClass};

@@ -22,6 +22,8 @@ pub struct CompactSpan {
     /// Start and end, seconds since the Unix epoch.
     pub start: f64,
     pub end: f64,
+    /// The span's status was ERROR.
+    pub error: bool,
 }
 
 impl CompactSpan {
@@ -105,6 +107,7 @@ impl SpanStore {
             name: self.intern(&span.name),
             start: span.start.as_nanosecond() as f64 / 1e9,
             end: span.end.as_nanosecond() as f64 / 1e9,
+            error: span.error == Some(true),
         };
         self.spans.push_back(compact);
         if self.spans.len() > self.capacity {
@@ -137,6 +140,21 @@ impl SpanStore {
             }
         }
         kids
+    }
+
+    /// Spans and failed spans per service that started in `[from, to)` (epoch seconds).
+    pub fn errors_by_service(&self, from: f64, to: f64) -> HashMap<&str, (u64, u64)> {
+        let mut out: HashMap<&str, (u64, u64)> = HashMap::default();
+        for s in self
+            .spans
+            .iter()
+            .filter(|s| s.start >= from && s.start < to)
+        {
+            let e = out.entry(self.name(s.service)).or_default();
+            e.0 += u64::from(s.error);
+            e.1 += 1;
+        }
+        out
     }
 
     /// Observed calls between services: (caller, callee) pairs where a span of one service
