@@ -31,6 +31,9 @@ struct Expected {
     acceptable_root_entities: Vec<Entity>,
     #[serde(default)]
     secret_values_must_not_appear: Vec<String>,
+    /// The incident recurs (a CronJob failing every run): one insight that says so.
+    #[serde(default)]
+    periodic: bool,
 }
 
 fn suite_dir() -> PathBuf {
@@ -106,6 +109,12 @@ fn every_incident_is_found_at_rank_one_and_noise_stays_quiet() {
             .iter()
             .chain(&case.acceptable_root_entities)
             .any(|e| names(top, e));
+        if case.periodic != top.pattern.ends_with("-periodic") {
+            failures.push(format!(
+                "{}: periodic should be {} (pattern {})",
+                case.file, case.periodic, top.pattern
+            ));
+        }
         if !kinds.contains(&kind.as_str()) || !entity_ok {
             failures.push(format!(
                 "{}: got {kind} {} (workload {:?}), want {kinds:?} {}",

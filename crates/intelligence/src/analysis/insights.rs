@@ -122,6 +122,44 @@ fn demote_explained_roots(timeline: &Timeline, scored: &mut [Scored]) {
     }
 }
 
+/// Whether the incident comes back at a regular interval on new instances each time (a
+/// CronJob whose every run fails): bursts separated by quiet gaps, at least three, evenly
+/// spaced, each on entities the previous ones did not have. One pod failing and being
+/// retried is a persistent failure, not a periodic one. Returns the interval and the
+/// number of bursts.
+fn recurrence(symptoms: impl Iterator<Item = (Timestamp, EntityKey)>) -> Option<(String, usize)> {
+    const QUIET: f64 = 120.0;
+    const MIN_BURSTS: usize = 3;
+    const MAX_SPREAD: f64 = 0.3;
+    let mut symptoms: Vec<(f64, EntityKey)> =
+        symptoms.map(|(t, k)| (t.as_second() as f64, k)).collect();
+    symptoms.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut starts: Vec<f64> = Vec::new();
+    let mut seen: Vec<&EntityKey> = Vec::new();
+    for (i, (t, who)) in symptoms.iter().enumerate() {
+        if i == 0 || t - symptoms[i - 1].0 > QUIET {
+            if seen.contains(&who) {
+                return None;
+            }
+            starts.push(*t);
+        }
+        seen.push(who);
+    }
+    if starts.len() < MIN_BURSTS {
+        return None;
+    }
+    let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt();
+    (mean > 0.0 && sd / mean <= MAX_SPREAD).then(|| {
+        let every = short_ago(
+            Timestamp::UNIX_EPOCH,
+            Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs_f64(mean),
+        );
+        (every, starts.len())
+    })
+}
+
 fn slug(kind: RootCauseKind) -> String {
     let name = format!("{kind:?}");
     let mut out = String::new();
@@ -383,7 +421,13 @@ impl Analysis<'_> {
             {
                 continue;
             }
-            if alt.root.kind == best.root.kind && e.entity == root_event.entity {
+            // The same kind of cause on another pod of the same workload is the same
+            // cause, not an alternative.
+            let same_workload = self.topology.workload_of(&e.entity.key(), e.at)
+                == self
+                    .topology
+                    .workload_of(&root_event.entity.key(), root_event.at);
+            if alt.root.kind == best.root.kind && (e.entity == root_event.entity || same_workload) {
                 continue;
             }
             let why_not = if alt.steps.len() < best.steps.len() {
@@ -466,7 +510,16 @@ impl Analysis<'_> {
             }
             _ => slug_label(&symptom_label(symptom_event)),
         };
-        let pattern = format!("{}-{}", slug(best.root.kind), symptom_kind);
+        let periodic = recurrence(incident.symptoms.iter().map(|&i| {
+            let e = self.timeline.get(i);
+            (e.at, e.entity.key())
+        }));
+        let mut pattern = format!("{}-{}", slug(best.root.kind), symptom_kind);
+        let mut summary = summary;
+        if let Some((every, times)) = periodic {
+            pattern.push_str("-periodic");
+            summary.push_str(&format!("; it recurs every {every} ({times} times so far)"));
+        }
         let id = {
             let mut h = blake3::Hasher::new();
             h.update(pattern.as_bytes());
