@@ -5,4 +5,6 @@ pub mod config;
 pub mod eval;
 pub mod generate;
 pub mod pipeline;
+pub mod publish;
 pub mod render;
+pub mod service;

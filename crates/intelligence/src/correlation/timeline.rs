@@ -14,8 +14,13 @@ pub struct Timeline {
     by_entity: HashMap<EntityKey, Vec<usize>>,
     by_node: HashMap<String, Vec<usize>>,
     sorted: bool,
+    /// Ids of the events held: an event delivered twice (a redelivered bus message, an
+    /// anomaly derived again) is kept once.
+    ids: rustc_hash::FxHashSet<tapio_domain::EventId>,
     /// Informational events not kept (no rule reads them).
     pub skipped_info: u64,
+    /// Events already held, dropped.
+    pub duplicates: u64,
 }
 
 impl Timeline {
@@ -31,6 +36,10 @@ impl Timeline {
         );
         if unread && event.severity == Severity::Info {
             self.skipped_info += 1;
+            return;
+        }
+        if !self.ids.insert(event.id) {
+            self.duplicates += 1;
             return;
         }
         let idx = self.events.len();
@@ -120,6 +129,7 @@ impl Timeline {
             .collect();
         self.by_entity.clear();
         self.by_node.clear();
+        self.ids.clear();
         for e in kept {
             self.push(e);
         }

@@ -54,6 +54,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Publish a recording onto the NATS JetStream bus, as node collectors do live.
+    ///
+    /// Example: tapio publish examples/flagship-configmap-oom.jsonl --nats nats://127.0.0.1:4222
+    Publish {
+        /// The recording to publish.
+        file: PathBuf,
+        /// NATS server URL (default: `pipeline.endpoint` when it is a nats:// URL).
+        #[arg(long)]
+        nats: Option<String>,
+    },
     /// Write a synthetic recording of a large cluster with hours of churn and a few incidents.
     ///
     /// For demos, load tests and benchmarks: tapio generate --nodes 5000 --pods 150000 --hours 3 -o big.jsonl.zst
@@ -112,6 +122,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Analyze { file, format } => analyze(&file, format, &config),
         Command::Eval { dir, format } => eval(&dir, format),
+        Command::Publish { file, nats } => {
+            let url = nats.unwrap_or_else(|| config.pipeline.endpoint.clone());
+            anyhow::ensure!(
+                url.starts_with("nats://"),
+                "publish needs a nats:// URL (--nats or pipeline.endpoint), got {url:?}"
+            );
+            let mut bus = tapio_integrations::bus::nats::NatsBusConfig::new(&url);
+            bus.max_in_flight = config.collectors.buffer_size;
+            let input = open_input(&file)
+                .with_context(|| format!("cannot open recording {}", file.display()))?;
+            let name = file.display().to_string();
+            let on_error = Box::new(move |e: &tapio_collectors::recording::LineError| {
+                eprintln!("warning: {name}:{}: {}", e.line, e.detail)
+            });
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            let published = runtime.block_on(tapio_interfaces::publish::publish_recording(
+                input, &bus, on_error,
+            ))?;
+            eprintln!(
+                "published {} observations to {url} ({} duplicates dropped by JetStream, {} rejected lines)",
+                published.observations, published.duplicates, published.rejected_lines
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate {
             output,
             nodes,

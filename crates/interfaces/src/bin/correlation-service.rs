@@ -1,0 +1,94 @@
+//! `correlation-service`: the correlation and analysis engine behind the NATS JetStream
+//! bus. Consumes observations, publishes insights, serves /healthz, /metrics, /insights.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tapio_integrations::bus::nats::NatsBusConfig;
+use tapio_interfaces::{config, service};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "correlation-service",
+    version,
+    about = "Tapio's correlation and analysis engine behind the NATS JetStream bus."
+)]
+struct Cli {
+    /// NATS server URL (default: `pipeline.endpoint` of the config when it is a nats:// URL).
+    #[arg(long)]
+    nats: Option<String>,
+    /// Configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Durable consumer name; replicas that share it share the work.
+    #[arg(long, default_value = "correlation")]
+    durable: String,
+    /// Subjects to consume (a partition, e.g. tapio.events.*.shop.>).
+    #[arg(long, default_value = "tapio.events.>")]
+    filter: String,
+    /// HTTP address for /healthz, /metrics and /insights.
+    #[arg(long, default_value = "127.0.0.1:9091")]
+    listen: SocketAddr,
+    /// Exit after the stream is drained and idle this many seconds, printing the insights
+    /// as JSON (batch runs).
+    #[arg(long, value_name = "SECONDS")]
+    exit_when_idle: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match &cli.config {
+        Some(path) => match config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("correlation-service: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => config::Config::default(),
+    };
+    let url = cli
+        .nats
+        .clone()
+        .unwrap_or_else(|| config.pipeline.endpoint.clone());
+    if !url.starts_with("nats://") {
+        eprintln!(
+            "correlation-service: needs a nats:// URL (--nats or pipeline.endpoint), got {url:?}"
+        );
+        return ExitCode::from(2);
+    }
+    let mut bus = NatsBusConfig::new(&url);
+    bus.max_in_flight = config.collectors.buffer_size;
+    let options = service::ServiceOptions {
+        bus,
+        durable: cli.durable,
+        filter: cli.filter,
+        listen: Some(cli.listen),
+        exit_when_idle: cli.exit_when_idle.map(Duration::from_secs),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("correlation-service: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(service::run(options)) {
+        Ok(report) => {
+            if let Ok(json) = serde_json::to_string_pretty(&report) {
+                println!("{json}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("correlation-service: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

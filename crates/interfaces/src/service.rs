@@ -1,0 +1,176 @@
+//! The correlation service: consumes the events stream, runs correlation and analysis,
+//! publishes insights to the insights stream, and serves health, metrics and the current
+//! insights over HTTP.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::routing::get;
+use axum::Router;
+use tapio_domain::{InsightReport, Stats};
+use tapio_integrations::bus::nats::{NatsBusConfig, NatsSubscriber};
+use tapio_intelligence::Engine;
+
+/// Most messages taken per fetch.
+const FETCH: usize = 512;
+/// How long a fetch waits for messages.
+const FETCH_WAIT: Duration = Duration::from_millis(500);
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    pub bus: NatsBusConfig,
+    /// Durable consumer name (replicas of one partition share it).
+    pub durable: String,
+    /// Subjects consumed.
+    pub filter: String,
+    /// HTTP address for /healthz, /metrics and /insights (`None`: no HTTP).
+    pub listen: Option<SocketAddr>,
+    /// Stop after the stream has been drained and idle this long (for batch runs and tests).
+    pub exit_when_idle: Option<Duration>,
+}
+
+/// Counters exposed on /metrics.
+#[derive(Debug, Default)]
+pub struct ServiceMetrics {
+    pub consumed: AtomicU64,
+    pub undecodable: AtomicU64,
+    pub analyses: AtomicU64,
+    pub insights_published: AtomicU64,
+    pub analysis_micros: AtomicU64,
+}
+
+impl ServiceMetrics {
+    fn render(&self) -> String {
+        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        format!(
+            "# HELP tapio_observations_consumed_total Observations taken from the bus.\n# TYPE tapio_observations_consumed_total counter\ntapio_observations_consumed_total {}\n\
+             # HELP tapio_observations_undecodable_total Bus messages that were not observations.\n# TYPE tapio_observations_undecodable_total counter\ntapio_observations_undecodable_total {}\n\
+             # HELP tapio_analyses_total Correlation and analysis passes.\n# TYPE tapio_analyses_total counter\ntapio_analyses_total {}\n\
+             # HELP tapio_insights_published_total Insights published to the insights stream.\n# TYPE tapio_insights_published_total counter\ntapio_insights_published_total {}\n\
+             # HELP tapio_analysis_seconds_total Time spent in analysis passes.\n# TYPE tapio_analysis_seconds_total counter\ntapio_analysis_seconds_total {}\n",
+            c(&self.consumed),
+            c(&self.undecodable),
+            c(&self.analyses),
+            c(&self.insights_published),
+            c(&self.analysis_micros) as f64 / 1e6,
+        )
+    }
+}
+
+/// State shared with the HTTP handlers.
+#[derive(Default)]
+struct Shared {
+    metrics: ServiceMetrics,
+    report: Mutex<InsightReport>,
+}
+
+async fn serve_http(addr: SocketAddr, shared: Arc<Shared>) -> Result<()> {
+    let metrics = Arc::clone(&shared);
+    let insights = Arc::clone(&shared);
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/metrics",
+            get(move || async move { metrics.metrics.render() }),
+        )
+        .route(
+            "/insights",
+            get(move || async move {
+                let report = insights
+                    .report
+                    .lock()
+                    .map(|r| r.clone())
+                    .unwrap_or_default();
+                axum::Json(report)
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    axum::serve(listener, app)
+        .await
+        .context("HTTP server failed")
+}
+
+/// Runs the service; returns the last report when `exit_when_idle` ends it.
+pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
+    let shared = Arc::new(Shared::default());
+    if let Some(addr) = options.listen {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            if let Err(e) = serve_http(addr, shared).await {
+                eprintln!("correlation-service: {e:#}");
+            }
+        });
+    }
+    let mut subscriber =
+        NatsSubscriber::connect(&options.bus, &options.durable, &options.filter).await?;
+    let mut engine = Engine::new();
+    let mut dirty = false;
+    let mut idle_since = Instant::now();
+    let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
+    loop {
+        let batch = subscriber.fetch(FETCH, FETCH_WAIT).await?;
+        shared
+            .metrics
+            .undecodable
+            .store(subscriber.undecodable, Ordering::Relaxed);
+        if !batch.is_empty() {
+            shared
+                .metrics
+                .consumed
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            for delivery in batch {
+                engine.ingest(delivery.observation.clone());
+                // Acknowledged only once the engine holds it.
+                delivery.ack().await?;
+            }
+            dirty = true;
+            idle_since = Instant::now();
+            continue;
+        }
+        if dirty {
+            let started = Instant::now();
+            let insights = engine.analyze();
+            shared.metrics.analyses.fetch_add(1, Ordering::Relaxed);
+            shared
+                .metrics
+                .analysis_micros
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            for insight in &insights {
+                if published.insert(insight.id.clone()) {
+                    subscriber.publish_insight(insight).await?;
+                    shared
+                        .metrics
+                        .insights_published
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let stats = engine.stats();
+            let report = InsightReport {
+                insights,
+                stats: Stats {
+                    lines: 0,
+                    rejected: 0,
+                    events: stats.events,
+                    entities: stats.entities,
+                    elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+                },
+            };
+            if let Ok(mut current) = shared.report.lock() {
+                *current = report;
+            }
+            dirty = false;
+        }
+        if let Some(idle) = options.exit_when_idle {
+            if idle_since.elapsed() >= idle && subscriber.pending().await? == 0 {
+                let report = shared.report.lock().map(|r| r.clone()).unwrap_or_default();
+                return Ok(report);
+            }
+        }
+    }
+}
