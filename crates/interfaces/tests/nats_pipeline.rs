@@ -1,0 +1,124 @@
+//! The pipeline over a real NATS JetStream server on loopback: a recording published by
+//! `tapio publish` and consumed by `correlation-service` gives the same insights as
+//! `tapio analyze` in one process; retried publishes are stored once; every observation
+//! published is processed.
+
+mod support;
+
+use std::process::Command;
+
+use support::{example, NatsServer};
+use tapio_domain::InsightReport;
+
+fn tapio(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .args(args)
+        .output()
+        .expect("tapio runs")
+}
+
+fn service(url: &str, durable: &str) -> InsightReport {
+    let out = Command::new(env!("CARGO_BIN_EXE_correlation-service"))
+        .args([
+            "--nats",
+            url,
+            "--durable",
+            durable,
+            "--exit-when-idle",
+            "1",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{}", support::free_port()))
+        .output()
+        .expect("correlation-service runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("insight JSON")
+}
+
+fn published_count(stderr: &[u8]) -> (u64, u64) {
+    let text = String::from_utf8_lossy(stderr);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let n = |after: &str| -> u64 {
+        words
+            .iter()
+            .position(|w| *w == after)
+            .and_then(|i| words.get(i + 1))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let dup = words
+        .iter()
+        .position(|w| w.starts_with('('))
+        .and_then(|i| words[i].trim_start_matches('(').parse().ok())
+        .unwrap_or(u64::MAX);
+    (n("published"), dup)
+}
+
+#[test]
+fn published_recording_gives_the_same_insights_as_one_process_and_retries_are_stored_once() {
+    let Some(nats) = NatsServer::start("same-insights") else {
+        return;
+    };
+    let file = example("flagship-configmap-oom.jsonl");
+    let path = file.to_str().unwrap();
+    let first = tapio(&["publish", path, "--nats", &nats.url()]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let (stored, dup) = published_count(&first.stderr);
+    assert!(
+        stored > 500 && dup == 0,
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // Publishing the same recording again is a retry: JetStream drops every message.
+    let again = tapio(&["publish", path, "--nats", &nats.url()]);
+    assert_eq!(
+        published_count(&again.stderr),
+        (0, stored),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let over_bus = service(&nats.url(), "same");
+    let local: InsightReport =
+        serde_json::from_slice(&tapio(&["analyze", "--format", "json", path]).stdout).unwrap();
+    let ids = |r: &InsightReport| {
+        r.insights
+            .iter()
+            .map(|i| (i.id.clone(), i.root_cause.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(!local.insights.is_empty());
+    assert_eq!(ids(&over_bus), ids(&local));
+}
+
+#[test]
+fn a_server_restart_between_publish_and_consume_loses_nothing() {
+    let Some(mut nats) = NatsServer::start("restart") else {
+        return;
+    };
+    let path = example("bad-image-rollout.jsonl");
+    let out = tapio(&["publish", path.to_str().unwrap(), "--nats", &nats.url()]);
+    assert!(out.status.success());
+    nats.restart();
+    let over_bus = service(&nats.url(), "restart");
+    let local: InsightReport = serde_json::from_slice(
+        &tapio(&["analyze", "--format", "json", path.to_str().unwrap()]).stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        over_bus.insights.iter().map(|i| &i.id).collect::<Vec<_>>(),
+        local.insights.iter().map(|i| &i.id).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        over_bus.stats.events, local.stats.events,
+        "every event published was processed once"
+    );
+}
