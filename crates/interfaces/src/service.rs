@@ -37,6 +37,7 @@ pub struct ServiceOptions {
 #[derive(Debug, Default)]
 pub struct ServiceMetrics {
     pub consumed: AtomicU64,
+    pub replayed: AtomicU64,
     pub undecodable: AtomicU64,
     pub analyses: AtomicU64,
     pub insights_published: AtomicU64,
@@ -47,12 +48,14 @@ impl ServiceMetrics {
     fn render(&self) -> String {
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
-            "# HELP tapio_observations_consumed_total Observations taken from the bus.\n# TYPE tapio_observations_consumed_total counter\ntapio_observations_consumed_total {}\n\
+                        "# HELP tapio_observations_consumed_total Observations taken from the bus.\n# TYPE tapio_observations_consumed_total counter\ntapio_observations_consumed_total {}\n\
+             # HELP tapio_observations_replayed_total Acknowledged observations replayed at start to rebuild state.\n# TYPE tapio_observations_replayed_total counter\ntapio_observations_replayed_total {}\n\
              # HELP tapio_observations_undecodable_total Bus messages that were not observations.\n# TYPE tapio_observations_undecodable_total counter\ntapio_observations_undecodable_total {}\n\
              # HELP tapio_analyses_total Correlation and analysis passes.\n# TYPE tapio_analyses_total counter\ntapio_analyses_total {}\n\
              # HELP tapio_insights_published_total Insights published to the insights stream.\n# TYPE tapio_insights_published_total counter\ntapio_insights_published_total {}\n\
              # HELP tapio_analysis_seconds_total Time spent in analysis passes.\n# TYPE tapio_analysis_seconds_total counter\ntapio_analysis_seconds_total {}\n",
-            c(&self.consumed),
+                        c(&self.consumed),
+            c(&self.replayed),
             c(&self.undecodable),
             c(&self.analyses),
             c(&self.insights_published),
@@ -110,7 +113,10 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut subscriber =
         NatsSubscriber::connect(&options.bus, &options.durable, &options.filter).await?;
     let mut engine = Engine::new();
-    let mut dirty = false;
+    // A replica taking over: rebuild the state the acknowledged history implies.
+    let replayed = subscriber.replay_acknowledged(|o| engine.ingest(o)).await?;
+    shared.metrics.replayed.store(replayed, Ordering::Relaxed);
+    let mut dirty = replayed > 0;
     let mut idle_since = Instant::now();
     let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {

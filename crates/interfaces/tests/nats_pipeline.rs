@@ -122,3 +122,80 @@ fn a_server_restart_between_publish_and_consume_loses_nothing() {
         "every event published was processed once"
     );
 }
+
+/// Reads one counter from the service's /metrics.
+fn counter(port: u16, name: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+}
+
+#[test]
+fn a_service_killed_mid_stream_is_replaced_without_losing_or_doubling_anything() {
+    let Some(nats) = NatsServer::start("kill") else {
+        return;
+    };
+    let rec = std::env::temp_dir().join(format!("tapio-kill-{}.jsonl.zst", std::process::id()));
+    let rec_s = rec.to_str().unwrap();
+    let generated = tapio(&[
+        "generate", "--nodes", "30", "--pods", "3000", "--hours", "1", "-o", rec_s,
+    ]);
+    assert!(generated.status.success());
+    assert!(tapio(&["publish", rec_s, "--nats", &nats.url()])
+        .status
+        .success());
+
+    let port = support::free_port();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_correlation-service"))
+        .args([
+            "--nats",
+            &nats.url(),
+            "--durable",
+            "kill",
+            "--exit-when-idle",
+            "5",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(support::wait_for_port(
+        port,
+        std::time::Duration::from_secs(10)
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut consumed_at_kill = 0;
+    while std::time::Instant::now() < deadline {
+        consumed_at_kill = counter(port, "tapio_observations_consumed_total").unwrap_or(0);
+        if consumed_at_kill >= 1000 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        consumed_at_kill >= 1000,
+        "the first replica consumed {consumed_at_kill}"
+    );
+
+    let replacement = service(&nats.url(), "kill");
+    let local: InsightReport =
+        serde_json::from_slice(&tapio(&["analyze", "--format", "json", rec_s]).stdout).unwrap();
+    let _ = std::fs::remove_file(&rec);
+    assert_eq!(
+        replacement
+            .insights
+            .iter()
+            .map(|i| &i.id)
+            .collect::<Vec<_>>(),
+        local.insights.iter().map(|i| &i.id).collect::<Vec<_>>()
+    );
+    assert_eq!(replacement.insights.len(), 2, "both injected incidents");
+}

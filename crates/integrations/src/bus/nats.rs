@@ -255,6 +255,7 @@ impl Delivery {
 pub struct NatsSubscriber {
     js: jetstream::Context,
     cfg: NatsBusConfig,
+    filter: String,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     /// Messages that did not decode (counted, acknowledged, never retried forever).
     pub undecodable: u64,
@@ -287,6 +288,7 @@ impl NatsSubscriber {
         Ok(Self {
             js,
             cfg: cfg.clone(),
+            filter: filter.to_owned(),
             consumer,
             undecodable: 0,
         })
@@ -320,6 +322,69 @@ impl NatsSubscriber {
             }
         }
         Ok(out)
+    }
+
+    /// Replays, into `take`, every observation this durable consumer already acknowledged
+    /// (stream sequences up to its ack floor), through a temporary consumer that acks
+    /// nothing. A replica that starts after another died rebuilds the engine's state this
+    /// way before it goes on with the durable consumer. Returns how many were replayed.
+    pub async fn replay_acknowledged(
+        &mut self,
+        mut take: impl FnMut(Observation),
+    ) -> Result<u64, BusError> {
+        let info = self
+            .consumer
+            .info()
+            .await
+            .map_err(|e| nats_err("cannot read consumer info", e))?;
+        let floor = info.ack_floor.stream_sequence;
+        if floor == 0 {
+            return Ok(0);
+        }
+        let stream = self
+            .js
+            .get_stream(&self.cfg.events_stream)
+            .await
+            .map_err(|e| nats_err("cannot open the events stream", e))?;
+        let replay = stream
+            .create_consumer(pull::Config {
+                deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                ack_policy: jetstream::consumer::AckPolicy::None,
+                filter_subject: self.filter.clone(),
+                inactive_threshold: Duration::from_secs(60),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| nats_err("cannot create the replay consumer", e))?;
+        let mut replayed = 0;
+        loop {
+            let mut batch = replay
+                .fetch()
+                .max_messages(1000)
+                .expires(Duration::from_millis(500))
+                .messages()
+                .await
+                .map_err(|e| nats_err("cannot fetch", e))?;
+            let mut received = 0;
+            while let Some(message) = batch.next().await {
+                let message = message.map_err(|e| nats_err("cannot receive", e))?;
+                let sequence = message
+                    .info()
+                    .map_err(|e| nats_err("message without metadata", e))?
+                    .stream_sequence;
+                if sequence > floor {
+                    return Ok(replayed);
+                }
+                received += 1;
+                if let Ok(o) = serde_json::from_slice::<Observation>(&message.payload) {
+                    take(o);
+                    replayed += 1;
+                }
+            }
+            if received == 0 {
+                return Ok(replayed);
+            }
+        }
     }
 
     /// Messages not yet delivered to this consumer.
