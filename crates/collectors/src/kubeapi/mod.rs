@@ -24,10 +24,12 @@ pub use kube_event::classify as classify_event_reason;
 pub use pod::PodTracker;
 
 use config::{ConfigTracker, KeyedWatch};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use network::PolicyTracker;
 use node::NodeTracker;
 use storage::ClaimTracker;
-use workload::{WorkloadTracker, WorkloadView};
+use workload::{AsWorkload, WorkloadTracker};
 
 mod node;
 mod peek;
@@ -69,6 +71,18 @@ fn typed<T: DeserializeOwned>(data: &RawValue, kind: &str) -> Result<T, ParseErr
 }
 
 impl KubeApiParser {
+    fn workload<T: DeserializeOwned + AsWorkload>(
+        &mut self,
+        object: &RawValue,
+        kind: &str,
+        deleted: bool,
+        emit: &mut Emitter<'_>,
+    ) -> Result<(), ParseError> {
+        let w: T = typed(object, kind)?;
+        self.workloads.observe(w.view(), deleted, emit);
+        Ok(())
+    }
+
     /// What was skipped so far.
     pub fn stats(&self) -> &KubeApiStats {
         &self.stats
@@ -108,119 +122,17 @@ impl KubeApiParser {
         match (head.kind, head.api_version) {
             ("Pod", _) => self.pods.observe(&typed(object, "Pod")?, deleted, emit),
             ("Deployment", _) => {
-                let d: k8s_openapi::api::apps::v1::Deployment = typed(object, "Deployment")?;
-                let spec = d.spec.as_ref();
-                self.workloads.observe(
-                    WorkloadView {
-                        kind: EntityKind::Deployment,
-                        meta: &d.metadata,
-                        selector: spec.map(|s| &s.selector),
-                        template: spec.map(|s| &s.template),
-                        replicas: spec.and_then(|s| s.replicas),
-                        failure: None,
-                    },
-                    deleted,
-                    emit,
-                );
+                self.workload::<Deployment>(object, "Deployment", deleted, emit)?
             }
             ("ReplicaSet", _) => {
-                let r: k8s_openapi::api::apps::v1::ReplicaSet = typed(object, "ReplicaSet")?;
-                let spec = r.spec.as_ref();
-                self.workloads.observe(
-                    WorkloadView {
-                        kind: EntityKind::ReplicaSet,
-                        meta: &r.metadata,
-                        selector: spec.map(|s| &s.selector),
-                        template: spec.and_then(|s| s.template.as_ref()),
-                        replicas: spec.and_then(|s| s.replicas),
-                        failure: None,
-                    },
-                    deleted,
-                    emit,
-                );
+                self.workload::<ReplicaSet>(object, "ReplicaSet", deleted, emit)?
             }
             ("StatefulSet", _) => {
-                let s: k8s_openapi::api::apps::v1::StatefulSet = typed(object, "StatefulSet")?;
-                let spec = s.spec.as_ref();
-                self.workloads.observe(
-                    WorkloadView {
-                        kind: EntityKind::StatefulSet,
-                        meta: &s.metadata,
-                        selector: spec.map(|s| &s.selector),
-                        template: spec.map(|s| &s.template),
-                        replicas: spec.and_then(|s| s.replicas),
-                        failure: None,
-                    },
-                    deleted,
-                    emit,
-                );
+                self.workload::<StatefulSet>(object, "StatefulSet", deleted, emit)?
             }
-            ("DaemonSet", _) => {
-                let d: k8s_openapi::api::apps::v1::DaemonSet = typed(object, "DaemonSet")?;
-                let spec = d.spec.as_ref();
-                self.workloads.observe(
-                    WorkloadView {
-                        kind: EntityKind::DaemonSet,
-                        meta: &d.metadata,
-                        selector: spec.map(|s| &s.selector),
-                        template: spec.map(|s| &s.template),
-                        replicas: None,
-                        failure: None,
-                    },
-                    deleted,
-                    emit,
-                );
-            }
-            ("Job", _) => {
-                let j: k8s_openapi::api::batch::v1::Job = typed(object, "Job")?;
-                let spec = j.spec.as_ref();
-                let failure = j
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .and_then(|cs| {
-                        cs.iter()
-                            .find(|c| c.type_ == "Failed" && c.status == "True")
-                            .map(|c| {
-                                (
-                                    c.reason.clone().unwrap_or_default(),
-                                    c.message.clone().unwrap_or_default(),
-                                )
-                            })
-                    });
-                self.workloads.observe(
-                    WorkloadView {
-                        kind: EntityKind::Job,
-                        meta: &j.metadata,
-                        selector: spec.and_then(|s| s.selector.as_ref()),
-                        template: spec.map(|s| &s.template),
-                        replicas: None,
-                        failure,
-                    },
-                    deleted,
-                    emit,
-                );
-            }
-            ("CronJob", _) => {
-                let c: k8s_openapi::api::batch::v1::CronJob = typed(object, "CronJob")?;
-                let template = c
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.job_template.spec.as_ref())
-                    .map(|s| &s.template);
-                self.workloads.observe(
-                    WorkloadView {
-                        kind: EntityKind::CronJob,
-                        meta: &c.metadata,
-                        selector: None,
-                        template,
-                        replicas: None,
-                        failure: None,
-                    },
-                    deleted,
-                    emit,
-                );
-            }
+            ("DaemonSet", _) => self.workload::<DaemonSet>(object, "DaemonSet", deleted, emit)?,
+            ("Job", _) => self.workload::<Job>(object, "Job", deleted, emit)?,
+            ("CronJob", _) => self.workload::<CronJob>(object, "CronJob", deleted, emit)?,
             ("ConfigMap", _) => {
                 let data: KeyedWatch<'_> = serde_json::from_str(object.get())
                     .map_err(|e| ParseError::Payload(format!("ConfigMap: {e}")))?;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use tapio_domain::{EntityKey, EntityKind, EntityRef, EventKind, Observation, Severity};
@@ -79,6 +81,112 @@ pub struct WorkloadView<'a> {
     pub replicas: Option<i32>,
     /// A failure condition (Job `Failed` with its reason and message).
     pub failure: Option<(String, String)>,
+}
+
+/// A workload object seen through what the tracker reads.
+pub trait AsWorkload {
+    fn view(&self) -> WorkloadView<'_>;
+}
+
+impl AsWorkload for Deployment {
+    fn view(&self) -> WorkloadView<'_> {
+        let spec = self.spec.as_ref();
+        WorkloadView {
+            kind: EntityKind::Deployment,
+            meta: &self.metadata,
+            selector: spec.map(|s| &s.selector),
+            template: spec.map(|s| &s.template),
+            replicas: spec.and_then(|s| s.replicas),
+            failure: None,
+        }
+    }
+}
+
+impl AsWorkload for ReplicaSet {
+    fn view(&self) -> WorkloadView<'_> {
+        let spec = self.spec.as_ref();
+        WorkloadView {
+            kind: EntityKind::ReplicaSet,
+            meta: &self.metadata,
+            selector: spec.map(|s| &s.selector),
+            template: spec.and_then(|s| s.template.as_ref()),
+            replicas: spec.and_then(|s| s.replicas),
+            failure: None,
+        }
+    }
+}
+
+impl AsWorkload for StatefulSet {
+    fn view(&self) -> WorkloadView<'_> {
+        let spec = self.spec.as_ref();
+        WorkloadView {
+            kind: EntityKind::StatefulSet,
+            meta: &self.metadata,
+            selector: spec.map(|s| &s.selector),
+            template: spec.map(|s| &s.template),
+            replicas: spec.and_then(|s| s.replicas),
+            failure: None,
+        }
+    }
+}
+
+impl AsWorkload for DaemonSet {
+    fn view(&self) -> WorkloadView<'_> {
+        let spec = self.spec.as_ref();
+        WorkloadView {
+            kind: EntityKind::DaemonSet,
+            meta: &self.metadata,
+            selector: spec.map(|s| &s.selector),
+            template: spec.map(|s| &s.template),
+            replicas: None,
+            failure: None,
+        }
+    }
+}
+
+impl AsWorkload for Job {
+    fn view(&self) -> WorkloadView<'_> {
+        let spec = self.spec.as_ref();
+        let failure = self
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.type_ == "Failed" && c.status == "True")
+            })
+            .map(|c| {
+                (
+                    c.reason.clone().unwrap_or_default(),
+                    c.message.clone().unwrap_or_default(),
+                )
+            });
+        WorkloadView {
+            kind: EntityKind::Job,
+            meta: &self.metadata,
+            selector: spec.and_then(|s| s.selector.as_ref()),
+            template: spec.map(|s| &s.template),
+            replicas: None,
+            failure,
+        }
+    }
+}
+
+impl AsWorkload for CronJob {
+    fn view(&self) -> WorkloadView<'_> {
+        WorkloadView {
+            kind: EntityKind::CronJob,
+            meta: &self.metadata,
+            selector: None,
+            template: self
+                .spec
+                .as_ref()
+                .and_then(|s| s.job_template.spec.as_ref())
+                .map(|s| &s.template),
+            replicas: None,
+            failure: None,
+        }
+    }
 }
 
 /// Last seen template of every workload.

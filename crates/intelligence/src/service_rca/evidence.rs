@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::onset::{episodes, REL, SPANS_NEEDED};
+use super::onset::{episodes, EPISODE_FRACTION, EPISODE_MIN, REL, SPANS_NEEDED};
 use super::signals::{Family, MetricGrid};
 use crate::anomaly::{median, robust_scale};
 use crate::telemetry::SpanStore;
@@ -22,9 +22,6 @@ const SPAN_AFTER: f64 = 120.0;
 const MIN_SPANS: usize = 10;
 /// Scores are clipped to this many robust sigmas.
 const CLIP: f64 = 50.0;
-/// Episode parameters shared with the onset (earlier episodes leave the baseline).
-const EPISODE_MIN: f64 = 4.0;
-const EPISODE_FRACTION: f64 = 0.5;
 
 /// What kind of signal a piece of evidence comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -11,9 +11,9 @@ use crate::telemetry::SpanStore;
 /// Relative floor of robust scales.
 pub(super) const REL: f64 = 0.10;
 /// Episode threshold: activity must reach this many robust sigmas...
-const EPISODE_MIN: f64 = 4.0;
+pub(super) const EPISODE_MIN: f64 = 4.0;
 /// ...and this fraction of the window's peak activity.
-const EPISODE_FRACTION: f64 = 0.5;
+pub(super) const EPISODE_FRACTION: f64 = 0.5;
 /// Contributions are capped so that one exploding series cannot dominate.
 const CONTRIBUTION_CAP: f64 = 20.0;
 /// Span change points: grid step and comparison window, seconds.

@@ -192,13 +192,22 @@ fn eval(dir: &Path, format: Format) -> Result<ExitCode> {
             c.elapsed_ms
         );
     })?;
+    print(format, &report, || eval::render(&report))
+}
+
+/// Prints `value` as JSON, or the text `render` makes of it.
+fn print<T: serde::Serialize>(
+    format: Format,
+    value: &T,
+    render: impl FnOnce() -> String,
+) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &report)?;
+            serde_json::to_writer_pretty(&mut stdout, value)?;
             writeln!(stdout)?;
         }
-        Format::Text => write!(stdout, "{}", eval::render(&report))?,
+        Format::Text => write!(stdout, "{}", render())?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -227,13 +236,7 @@ fn analyze(file: &Path, format: Format, config: &config::Config) -> Result<ExitC
     if rejected > 0 || !read.unknown_sources.is_empty() || read.late > 0 {
         eprintln!("summary: {read}");
     }
-    let mut stdout = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &analysed.report)?;
-            writeln!(stdout)?;
-        }
-        Format::Text => write!(stdout, "{}", render::report(&analysed.report))?,
-    }
-    Ok(ExitCode::SUCCESS)
+    print(format, &analysed.report, || {
+        render::report(&analysed.report)
+    })
 }
