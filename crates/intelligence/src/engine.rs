@@ -11,7 +11,7 @@ use crate::analysis::{
 use crate::anomaly::{detect_growth_runs, detect_onset, GrowthParams, Onset, OnsetParams};
 use crate::correlation::Timeline;
 use crate::service_rca::rank_services;
-use crate::telemetry::{SeriesStore, SpanStore};
+use crate::telemetry::{ErrorLogs, SeriesStore, SpanStore};
 use crate::topology::Topology;
 
 /// Metrics that describe configuration, not behaviour: never anomalies.
@@ -36,6 +36,7 @@ pub struct Engine {
     timeline: Timeline,
     series: SeriesStore,
     spans: SpanStore,
+    error_logs: ErrorLogs,
     events_in: u64,
     spans_in: u64,
     logs_in: u64,
@@ -68,7 +69,10 @@ impl Engine {
                 self.spans_in += 1;
                 self.spans.push(&s);
             }
-            Observation::Log(_) => self.logs_in += 1,
+            Observation::Log(l) => {
+                self.logs_in += 1;
+                self.error_logs.push(&l);
+            }
         }
     }
 
@@ -129,6 +133,33 @@ impl Engine {
                 });
             }
         }
+        // Error-log templates that spike become anomalies of their entity too.
+        for (entity, template, counts) in self.error_logs.series() {
+            let points: Vec<(jiff::Timestamp, f64)> = counts
+                .iter()
+                .filter_map(|(m, c)| Some((jiff::Timestamp::from_second(m * 60).ok()?, *c)))
+                .collect();
+            let Some(onset) = detect_onset(&points, true, OnsetParams::default()) else {
+                continue;
+            };
+            let metric = format!("error_logs: {template}");
+            let series_id = format!("{entity}|{metric}|{}", onset.at);
+            derived.push(Event {
+                id: EventId::derive(Source::Engine, series_id.as_bytes(), "onset"),
+                at: onset.at,
+                source: Source::Engine,
+                kind: EventKind::MetricAnomaly {
+                    metric,
+                    score: onset.score,
+                    baseline: onset.baseline,
+                    observed: onset.peak,
+                },
+                severity: Severity::Warning,
+                entity: entity.to_ref(),
+                node: None,
+                raw: RawRef::default(),
+            });
+        }
         derived.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
         for e in derived {
             self.timeline.push(e);
@@ -175,5 +206,76 @@ impl Engine {
             );
         }
         insights
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tapio_domain::{
+        EntityKind, EntityRef, EntitySnapshot, LogRecord, SignedDuration, Timestamp,
+    };
+
+    fn pod() -> EntityRef {
+        EntityRef::new(EntityKind::Pod, Some("shop"), "cart-1")
+    }
+
+    fn log(at: Timestamp, severity: i32, body: &str) -> Observation {
+        Observation::Log(LogRecord {
+            at,
+            entity: pod(),
+            service: Some("cart".to_owned()),
+            severity_number: Some(severity),
+            body: body.to_owned(),
+        })
+    }
+
+    #[test]
+    fn an_error_log_spike_before_a_crash_is_in_the_chain() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut engine = Engine::new();
+        engine.ingest(Observation::Entity(EntitySnapshot::bare(t0, pod())));
+        for minute in 0..20i64 {
+            let at = t0 + SignedDuration::from_mins(minute);
+            engine.ingest(log(at, 9, &format!("served request {minute}")));
+            if minute >= 12 {
+                for i in 0..30 {
+                    engine.ingest(log(
+                        at + SignedDuration::from_secs(i),
+                        17,
+                        &format!("connection refused to 10.0.3.{i}:5432"),
+                    ));
+                }
+            }
+        }
+        let crash = t0 + SignedDuration::from_mins(16);
+        engine.ingest(Observation::Event(Event {
+            id: EventId::derive(Source::Kubeapi, b"crash", ""),
+            at: crash,
+            source: Source::Kubeapi,
+            kind: EventKind::ContainerTerminated {
+                container: "cart".to_owned(),
+                reason: "Error".to_owned(),
+                exit_code: 1,
+                signal: None,
+            },
+            severity: Severity::Error,
+            entity: pod(),
+            node: None,
+            raw: RawRef::default(),
+        }));
+        let insights = engine.analyze();
+        let top = insights.first().expect("an insight");
+        assert_eq!(
+            top.root_cause.kind,
+            tapio_domain::RootCauseKind::ApplicationError
+        );
+        let first = &top.chain[0];
+        assert!(
+            first.kind.contains("error_logs: connection refused to <*>"),
+            "{:?}",
+            top.chain
+        );
+        assert_eq!(first.at, t0 + SignedDuration::from_mins(12));
     }
 }

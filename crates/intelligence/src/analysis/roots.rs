@@ -38,6 +38,8 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
             let m = metric.to_ascii_lowercase();
             if crate::correlation::rules::is_memory_metric(metric) {
                 class(K::MemoryLeak, 0.75)
+            } else if m.starts_with("error_logs") {
+                class(K::ApplicationError, 0.6)
             } else if ["connection", "pool", "pending"]
                 .iter()
                 .any(|k| m.contains(k))

@@ -33,7 +33,32 @@ fn is_liveness_failure(e: &Event) -> bool {
     )
 }
 
+fn is_error_log_spike(e: &Event) -> bool {
+    super::metric_up(e).is_some_and(|m| m.starts_with("error_logs"))
+}
+
+fn is_crash_or_probe_failure(e: &Event) -> bool {
+    is_failed_termination(e) || matches!(e.kind, EventKind::ProbeFailed { .. })
+}
+
 pub(super) const RULES: &[CausalRule] = &[
+    CausalRule {
+        name: "errors-precede-failure",
+        cause: is_error_log_spike,
+        effect: is_crash_or_probe_failure,
+        link: Link::SameEntity,
+        max_delay: minutes(15),
+        prior: 0.7,
+        why: |c, _| match &c.kind {
+            EventKind::MetricAnomaly {
+                metric, observed, ..
+            } => format!(
+                "the application started logging \"{}\" ({observed:.0} a minute), then failed",
+                metric.trim_start_matches("error_logs: ")
+            ),
+            _ => String::new(),
+        },
+    },
     CausalRule {
         name: "exits-cause-crashloop",
         cause: is_failed_termination,
