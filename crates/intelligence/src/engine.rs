@@ -134,8 +134,10 @@ impl Engine {
             }
         }
         // Error-log templates that spike become anomalies of their entity too.
-        for (entity, template, counts) in self.error_logs.series() {
-            let points: Vec<(jiff::Timestamp, f64)> = counts
+        for series in self.error_logs.series() {
+            let (entity, template) = (series.entity, series.template);
+            let points: Vec<(jiff::Timestamp, f64)> = series
+                .counts
                 .iter()
                 .filter_map(|(m, c)| Some((jiff::Timestamp::from_second(m * 60).ok()?, *c)))
                 .collect();

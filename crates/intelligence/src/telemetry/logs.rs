@@ -52,6 +52,14 @@ pub fn template(body: &str) -> String {
         .join(" ")
 }
 
+/// Errors of one template on one entity, counted per minute (minute since the epoch).
+#[derive(Debug)]
+pub struct ErrorLogSeries<'a> {
+    pub entity: &'a EntityKey,
+    pub template: &'a str,
+    pub counts: Vec<(i64, f64)>,
+}
+
 /// Error-log counts per entity, template and minute.
 #[derive(Debug, Default)]
 pub struct ErrorLogs {
@@ -81,7 +89,7 @@ impl ErrorLogs {
 
     /// Every (entity, template) with its per-minute counts over the whole log window,
     /// minutes without errors included as zeros.
-    pub fn series(&self) -> Vec<(&EntityKey, &str, Vec<(i64, f64)>)> {
+    pub fn series(&self) -> Vec<ErrorLogSeries<'_>> {
         let Some((first, last)) = self.span else {
             return Vec::new();
         };
@@ -91,10 +99,14 @@ impl ErrorLogs {
                 let points = (first..=last)
                     .map(|m| (m, f64::from(minutes.get(&m).copied().unwrap_or(0))))
                     .collect();
-                out.push((entity, t.as_str(), points));
+                out.push(ErrorLogSeries {
+                    entity,
+                    template: t,
+                    counts: points,
+                });
             }
         }
-        out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        out.sort_by(|a, b| (a.entity, a.template).cmp(&(b.entity, b.template)));
         out
     }
 }
