@@ -2,7 +2,8 @@
 //! (`tapio analyze`, `tapio run`) and behind the bus in `correlation-service`.
 
 use tapio_domain::{
-    EntityKind, Event, EventId, EventKind, Insight, Observation, RawRef, Severity, Source,
+    EntityKind, EntityRef, Event, EventId, EventKind, Insight, Observation, RawRef, Severity,
+    Source,
 };
 
 use crate::analysis::{
@@ -60,6 +61,7 @@ impl Engine {
                         e.entity = pod.to_ref();
                     }
                 }
+                self.observe_traffic(&e);
                 self.timeline.push(e);
             }
             Observation::Entity(snap) => self.topology.apply(&snap),
@@ -73,6 +75,38 @@ impl Engine {
                 self.logs_in += 1;
                 self.error_logs.push(&l);
             }
+        }
+    }
+
+    /// Service-to-service traffic seen below the traces: TCP connections (eBPF) from a pod
+    /// to a pod or Service address, and DNS lookups of `<service>.<namespace>.svc...`.
+    fn observe_traffic(&mut self, e: &Event) {
+        let at = e.at;
+        let from = e.entity.key();
+        if from.kind != EntityKind::Pod {
+            return;
+        }
+        let to = match &e.kind {
+            EventKind::TcpConnectFailed { daddr, .. } | EventKind::TcpTrouble { daddr, .. } => {
+                self.topology.by_address(daddr).cloned()
+            }
+            EventKind::DnsFailure { query, .. } => {
+                let mut labels = query.trim_end_matches('.').split('.');
+                match (labels.next(), labels.next(), labels.next()) {
+                    (Some(service), Some(namespace), Some("svc")) => {
+                        Some(EntityRef::new(EntityKind::Service, Some(namespace), service).key())
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let Some(to) = to else { return };
+        if let (Some(a), Some(b)) = (
+            self.topology.service_name(&from, at),
+            self.topology.service_name(&to, at),
+        ) {
+            self.topology.observe_call(&a, &b);
         }
     }
 
@@ -279,5 +313,95 @@ mod tests {
             top.chain
         );
         assert_eq!(first.at, t0 + SignedDuration::from_mins(12));
+    }
+}
+
+#[cfg(test)]
+mod traffic_tests {
+    use super::*;
+    use tapio_domain::{EntitySnapshot, Timestamp};
+
+    fn snap(
+        kind: EntityKind,
+        name: &str,
+        labels: &[(&str, &str)],
+        addresses: &[&str],
+    ) -> Observation {
+        let mut s = EntitySnapshot::bare(
+            Timestamp::from_second(1_800_000_000).unwrap(),
+            EntityRef::new(kind, Some("shop"), name),
+        );
+        s.labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        s.addresses = addresses.iter().map(|a| a.to_string()).collect();
+        if kind == EntityKind::Service {
+            s.selector = Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+        }
+        Observation::Entity(s)
+    }
+
+    fn event(kind: EventKind) -> Observation {
+        Observation::Event(Event {
+            id: EventId::derive(Source::Ebpf, format!("{kind:?}").as_bytes(), ""),
+            at: Timestamp::from_second(1_800_000_100).unwrap(),
+            source: Source::Ebpf,
+            kind,
+            severity: Severity::Warning,
+            entity: EntityRef::new(EntityKind::Pod, Some("shop"), "checkout-1"),
+            node: None,
+            raw: RawRef::default(),
+        })
+    }
+
+    #[test]
+    fn tcp_failures_and_dns_lookups_add_service_calls() {
+        let mut engine = Engine::new();
+        engine.ingest(snap(
+            EntityKind::Pod,
+            "checkout-1",
+            &[("app", "checkout")],
+            &["10.1.0.5"],
+        ));
+        engine.ingest(snap(
+            EntityKind::Service,
+            "checkout",
+            &[("app", "checkout")],
+            &["172.20.0.5"],
+        ));
+        engine.ingest(snap(
+            EntityKind::Pod,
+            "ledger-1",
+            &[("app", "ledger")],
+            &["10.1.0.9"],
+        ));
+        engine.ingest(snap(
+            EntityKind::Service,
+            "ledger",
+            &[("app", "ledger")],
+            &["172.20.0.9"],
+        ));
+        engine.ingest(event(EventKind::TcpConnectFailed {
+            daddr: "172.20.0.9".into(),
+            dport: 5432,
+            errno: 111,
+        }));
+        assert_eq!(engine.topology().callees_of("checkout"), vec!["ledger"]);
+        engine.ingest(event(EventKind::DnsFailure {
+            client: "10.1.0.5".into(),
+            query: "payments.shop.svc.cluster.local".into(),
+            rcode: "SERVFAIL".into(),
+            server: "172.20.0.10".into(),
+        }));
+        assert_eq!(
+            engine.topology().callees_of("checkout"),
+            vec!["ledger", "payments"]
+        );
     }
 }
