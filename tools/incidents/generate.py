@@ -2192,7 +2192,1136 @@ def noise_large():
     return write(rec, name)
 
 
+# =========================================================================== second variants (v2)
+# One more, deliberately different, recording for each of the single-variant families: other namespaces
+# and workload kinds (StatefulSet, DaemonSet-backed CNI, HPA), other timings, other message formats.
+
+def event_spam_filter(rec, burst=25, refill=300.0):
+    """client-go's EventCorrelator as every core/v1 event recorder (kubelet, controllers) runs it: the
+    EventSourceObjectSpamFilter keys on source (component, host) + involvedObject and allows a burst of 25,
+    then one per 5 minutes; a skipped occurrence still counts (the aggregator/logger count it before the
+    filter), so the next accepted write carries the true count, and if the object was never written it is
+    created then (ADDED). events.k8s.io events (the scheduler's, with series) are not filtered."""
+    items = sorted(rec.items, key=lambda it: (it[0], it[1]))
+    buckets = {}
+    written = set()
+    out = []
+    for it in items:
+        t, _, src, d = it
+        o = d.get("object") if src == "kubeapi" else None
+        comp = (o or {}).get("source", {}).get("component") if o and o.get("kind") == "Event" else None
+        if not comp:
+            out.append(it)
+            continue
+        io = o["involvedObject"]
+        key = (comp, o["source"].get("host", ""), io.get("kind"), io.get("namespace"), io.get("name"), io.get("uid"))
+        tok, last = buckets.get(key, (float(burst), t))
+        tok = min(float(burst), tok + (t - last).total_seconds() / refill)
+        if tok < 1.0:
+            buckets[key] = (tok, t)
+            continue
+        buckets[key] = (tok - 1.0, t)
+        uid = o["metadata"]["uid"]
+        if uid not in written:
+            written.add(uid)
+            d["type"] = "ADDED"
+        out.append(it)
+    rec.items = out
+
+
+def write2(rec, name):
+    event_spam_filter(rec)
+    return write(rec, name)
+
+
+def sts_running(c, ns, name, app, created, nodes, *, labels=None, claim=None, pvc_fn=None, started=None,
+                service=True, extra_tmpl=None):
+    """A StatefulSet whose pods (name-0..n-1) are already running when the recording starts."""
+    labels = dict(labels or {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": ns})
+    app.labels = dict(labels)
+    tmpl = {"metadata": {"creationTimestamp": None, "labels": dict(labels)}, "spec": app.pod_spec()}
+    if claim:
+        tmpl["spec"]["containers"][0].setdefault("volumeMounts", []).append({"name": "data", "mountPath": claim[2]})
+    if extra_tmpl:
+        extra_tmpl(tmpl)
+    spec = {"replicas": len(nodes), "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": tmpl, "serviceName": name, "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "revisionHistoryLimit": 10}
+    if claim:
+        spec["volumeClaimTemplates"] = [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                         "metadata": {"name": "data", "creationTimestamp": None},
+                                         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": claim[0],
+                                                  "resources": {"requests": {"storage": claim[1]}},
+                                                  "volumeMode": "Filesystem"},
+                                         "status": {"phase": "Pending"}}]
+        spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    crh = "%s-%s" % (name, c.alnum(10).lower())
+    n = len(nodes)
+    obj = kit.simple_obj(c, "apps/v1", "StatefulSet", ns, name, created, labels=labels, order=40, spec=spec,
+                         status={"observedGeneration": 3, "replicas": n, "readyReplicas": n, "currentReplicas": n,
+                                 "updatedReplicas": n, "currentRevision": crh, "updateRevision": crh,
+                                 "collisionCount": 0, "availableReplicas": n})
+    obj["metadata"]["generation"] = 3
+    pods = []
+    t0 = started or add(c.start, -86400 * 6)
+    for i, node in enumerate(nodes):
+        pname = "%s-%d" % (name, i)
+        ptmpl = copy.deepcopy(tmpl)
+        if claim:
+            ptmpl["spec"].setdefault("volumes", []).insert(0, {"name": "data", "persistentVolumeClaim": {
+                "claimName": "data-%s" % pname}})
+        p = g.Pod(c, obj, pname, app, node, add(t0, i * 40), owner_kind="StatefulSet", template=ptmpl,
+                  extra_labels={"apps.kubernetes.io/pod-index": str(i), "controller-revision-hash": crh,
+                                "statefulset.kubernetes.io/pod-name": pname})
+        p.obj["metadata"].pop("generateName", None)
+        p.obj["spec"]["hostname"] = pname
+        p.obj["spec"]["subdomain"] = name
+        p.seed_running(add(t0, i * 40), add(t0, i * 40 + 6))
+        if claim and pvc_fn:
+            pvc_fn(p, i, node)
+        c.initial_add(50, p.obj)
+        pods.append(p)
+    if service:
+        c.service(ns, name, app.port, app.port, add(created, 2), selector={"app.kubernetes.io/name": name},
+                  labels=dict(labels))
+    return obj, pods, crh
+
+
+def sts_resource(p, kind_attr, sdk):
+    a = p.app
+    attrs = [kv("service.name", a.name), kv("service.namespace", p.ns), kv("service.version", a.version),
+             kv("service.instance.id", p.uid), kv("k8s.namespace.name", p.ns), kv("k8s.pod.name", p.name),
+             kv("k8s.pod.uid", p.uid), kv("k8s.node.name", p.node.name), kv("k8s.container.name", a.name),
+             kv(kind_attr, p.owner["metadata"]["name"])]
+    return {"attributes": attrs + sdk}
+
+
+PY_SDK = [kv("telemetry.sdk.language", "python"), kv("telemetry.sdk.name", "opentelemetry"),
+          kv("telemetry.sdk.version", "1.30.0"), kv("process.runtime.name", "cpython"),
+          kv("process.runtime.version", "3.12.9")]
+NODE_SDK = [kv("telemetry.sdk.language", "nodejs"), kv("telemetry.sdk.name", "opentelemetry"),
+            kv("telemetry.sdk.version", "1.30.1"), kv("process.runtime.name", "nodejs"),
+            kv("process.runtime.version", "22.14.0")]
+
+
+def probe_storm(p, first, bad_until, end, msg, code, reason, exit_after=1.5, kill=True):
+    """Readiness (every 5 s) and liveness (every 10 s, after initialDelaySeconds 20) probes fail while the
+    cause lasts, run by run and in time order: unready after 3 readiness failures; with `kill`, 3 liveness
+    failures -> 'failed liveness probe, will be restarted' -> exit `code` (`reason`) -> restart with the
+    kubelet back-off. No probe runs while the container is waiting in back-off."""
+    run = p.run_at(first)
+    t = first
+    stop_all = min(bad_until, end)
+    while run is not None and t < stop_all:
+        tl = max(add(t, 1.1), add(run.start, 20.3))
+        lk = [add(tl, j * 10.0) for j in range(3)]
+        t_kill = add(lk[-1], 0.02)
+        killing = kill and t_kill < stop_all
+        stop = t_kill if killing else stop_all
+        tr, n = t, 0
+        while tr < stop:
+            p.kev(tr, "Unhealthy", "Readiness probe failed: %s" % msg, "Warning")
+            n += 1
+            if n == 3:
+                kit.set_ready(p, add(tr, 0.05), False)
+            tr = add(tr, 5.0 + p.c.rng.uniform(-0.05, 0.05))
+        if kill:
+            for tt in lk:
+                if tt < stop_all:
+                    p.kev(tt, "Unhealthy", "Liveness probe failed: %s" % msg, "Warning")
+        if not killing:
+            return
+        p.kev(t_kill, "Killing", "Container %s failed liveness probe, will be restarted" % p.cname)
+        t_fin = add(t_kill, exit_after)
+        if t_fin >= end:
+            return
+        run = p.crash(t_fin, reason, code, None, end)
+        if run is None:
+            return
+        t = add(run.start, 5.0 + p.c.rng.uniform(0.1, 0.9))
+
+
+def timeout_msg(p, path):
+    return ('Get "http://%s:%d%s": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+            % (p.ip, p.app.port, path))
+
+
+# --------------------------------------------------------------------------- v2: DNS
+
+@scenario
+def v2_dns_upstream_timeout():
+    name = "dns-upstream-timeout-notifier"
+    rec, c = new(name, 31001, "2026-05-05T06:40:00+00:00", 14, tzone=kit.tz(3))
+    N = c.nodes
+    c.namespace("notify", T("2026-03-02T08:00:00+00:00"), {"team": "messaging"})
+    ncm = c.configmap("notify", "notifier-config", {"SLACK_WEBHOOK_HOST": "hooks.slack.com",
+                                                     "SMTP_API": "https://api.sendgrid.com/v3/mail/send",
+                                                     "ALERT_CHANNEL": "#ops-alerts", "WORKERS": "2"},
+                      T("2026-03-02T08:00:20+00:00"), labels={"app.kubernetes.io/name": "notifier"})
+    nt = kit.app_deploy(c, "notify", "notifier", "ghcr.io/acme-ops/notifier:3.4.2", replicas=3, nodes=N, lang="python",
+                        requests={"cpu": "100m", "memory": "192Mi"}, limits={"memory": "384Mi"}, mem_mb=140, cpu_m=50,
+                        env_from=[{"configMapRef": {"name": "notifier-config"}}], probe_path="/healthz", revision=23,
+                        hist_image="ghcr.io/acme-ops/notifier:3.4.1", part_of="notify", exit_on_term=0)
+    _, sf = web_namespace(c, [N[0], N[1]])
+    monitoring(c, N[2])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # decoy: the alert channel is renamed (envFrom, no rollout: running pods never see it)
+    c.edit_configmap(add(c.start, 95.3), ncm, {"ALERT_CHANNEL": "#ops-alerts-eu"})
+    # T0: the VPC resolver (169.254.169.253 behind CoreDNS) drops queries: the nodes' ENIs exceed the
+    # link-local packets-per-second allowance (linklocal_allowance_exceeded); every forwarded query times out
+    t0 = add(c.start, 212.8)
+    t1 = add(c.start, 640.0)
+    pods = kit.live_pods(nt)
+    exts = ["hooks.slack.com", "api.sendgrid.com"]
+    t = add(c.start, 4)
+    k = 0
+    while t < end:
+        for i, p in enumerate(pods):
+            ext = exts[(k + i) % 2]
+            bad = t0 <= t < t1
+            tt = add(t, i * 1.7)
+            for sfx in ("notify.svc.cluster.local", "svc.cluster.local", "cluster.local"):
+                kit.dns(c, add(tt, 0.001), p.node, p.ip, "%s.%s." % (ext, sfx), "NXDOMAIN", c.rng.uniform(0.2, 0.8))
+            # the last search domain and the name itself are forwarded upstream
+            for q in ("%s.eu-west-1.compute.internal." % ext, ext + "."):
+                if bad:
+                    for attempt in range(2):  # glibc: timeout:5 attempts:2
+                        kit.dns(c, add(tt, 0.01 + attempt * 5.0), p.node, p.ip, q, "TIMEOUT", 5000.0)
+                    tt = add(tt, 10.0)
+                else:
+                    kit.dns(c, add(tt, 0.01), p.node, p.ip, q, "NXDOMAIN" if "compute" in q else "NOERROR",
+                            c.rng.uniform(0.6, 3.0), answers=None if "compute" in q else
+                            ["%d.%d.%d.%d" % (3 + g.shash(ext) % 50, g.shash(ext) % 250, 17, 40 + i)])
+            # cluster-internal lookups keep working (CoreDNS answers them itself)
+            kit.dns(c, add(t, 0.5 + i), p.node, p.ip, "redis.notify.svc.cluster.local.", "NOERROR",
+                    c.rng.uniform(0.1, 0.5), answers=["172.20.91.%d" % (10 + g.shash("redis") % 200)])
+        t = add(t, 45 + c.rng.uniform(-1, 1))
+        k += 1
+    # 2 sync gunicorn workers per pod block in getaddrinfo (10 s per name): /healthz cannot be served
+    for i, p in enumerate(pods):
+        s = add(t0, 9 + i * 2.3)
+        probe_storm(p, s, t1, end, timeout_msg(p, "/healthz"), 0, "Completed", exit_after=7.9)
+        tr = add(t1, 8 + i)
+        if p.run_at(tr):
+            kit.set_ready(p, tr, True)
+    # spans: outbound webhook / mail calls fail with EAI_AGAIN
+    t = add(c.start, 20)
+    while t < end:
+        for p in pods:
+            if not p.run_at(t):
+                continue
+            tid, root, child = c.hexs(32), c.hexs(16), c.hexs(16)
+            bad = t0 <= t < t1
+            st = add(t, c.rng.uniform(0, 3))
+            dur = 10.003 if bad else c.rng.uniform(0.12, 0.4)
+            err = "[Errno -3] Temporary failure in name resolution" if bad else None
+            spans = [kit.span(c, tid, root, None, "POST /v1/notify", 2, st, add(st, dur + 0.01),
+                              [("http.request.method", "POST"), ("http.route", "/v1/notify"),
+                               ("http.response.status_code", 500 if bad else 202)], "notification failed" if bad else None),
+                     kit.span(c, tid, child, root, "POST", 3, add(st, 0.004), add(st, dur),
+                              [("http.request.method", "POST"), ("server.address", "hooks.slack.com"),
+                               ("url.full", "https://hooks.slack.com/services/T0A1/B0B2/xyz")] +
+                              ([("error.type", "socket.gaierror")] if bad else [("http.response.status_code", 200)]), err)]
+            kit.export_spans(c, add(st, 11), p, spans, scope="opentelemetry.instrumentation.requests",
+                             version="0.51b0", sdk=PY_SDK)
+        t = add(t, 60)
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "dns", "DnsFailure", ("Service", "kube-system", "kube-dns"), ["DnsFailure"], "Deployment/notifier",
+           "the VPC resolver behind CoreDNS drops forwarded queries for 7 min (ENI link-local pps allowance exceeded): "
+           "every upstream lookup from the notifier pods (hooks.slack.com, api.sendgrid.com and their "
+           "eu-west-1.compute.internal search-path expansion) ends in TIMEOUT after 5 s, twice (glibc attempts:2); "
+           "cluster.local names keep resolving in < 1 ms. The sync gunicorn workers block in getaddrinfo, so /healthz "
+           "times out: readiness and liveness 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)', "
+           "pods unready, liveness restarts (gunicorn exits 0 on SIGTERM: reason Completed) with back-off on all three; spans fail with "
+           "'[Errno -3] Temporary failure in name resolution'. No SERVFAIL anywhere. Decoy: notifier-config "
+           "ALERT_CHANNEL edit 2 min earlier (envFrom, no rollout, so never applied).",
+           acceptable_root_entities=[{"kind": "Deployment", "namespace": "kube-system", "name": "coredns"}])
+    return write2(rec, name)
+
+
+# --------------------------------------------------------------------------- v2: dependency
+
+@scenario
+def v2_dependency_postgres_sts():
+    name = "dependency-postgres-statefulset-too-many-clients"
+    rec, c = new(name, 32001, "2026-05-06T13:20:00+00:00", 15, tzone=kit.tz(-4))
+    N = c.nodes
+    c.namespace("orders", T("2026-02-26T11:00:00+00:00"), {"team": "orders"})
+    pg = g.App("orders-db", "docker.io/library/postgres:16.8-bookworm", 5432, lang="c",
+               requests={"cpu": "1", "memory": "2Gi"}, limits={"memory": "4Gi"}, probe_path=None, mem_mb=1480,
+               cpu_m=420, image_size=153_482_911, sa="orders-db", cache_mb=300,
+               env=[{"name": "POSTGRES_DB", "value": "orders"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}])
+    sts, (db0,), _ = sts_running(c, "orders", "orders-db", pg, T("2026-02-26T11:05:00+00:00"), [N[2]],
+                                 claim=("gp3", "100Gi", "/var/lib/postgresql/data"))
+    env = [{"name": "DATABASE_URL", "value": "postgres://orders@orders-db-0.orders-db.orders.svc.cluster.local:5432/orders"},
+           {"name": "DB_MAX_OPEN_CONNS", "value": "20"}, g.kube_env("K8S_POD_NAME")]
+    api = kit.app_deploy(c, "orders", "orders-api", "ghcr.io/acme-shop/orders-api:1.31.0", replicas=3, nodes=N,
+                         env=env, probe_path="/readyz", revision=52, hist_image="ghcr.io/acme-shop/orders-api:1.30.4",
+                         mem_mb=58, cpu_m=90, part_of="orders")
+    ful = kit.app_deploy(c, "orders", "fulfillment", "ghcr.io/acme-shop/fulfillment:0.18.2", replicas=2,
+                         nodes=[N[0], N[1]], env=env[:1], probe_path="/healthz", revision=14, mem_mb=44, part_of="orders")
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # decoy: orders-api image bump 1.31.0 -> 1.31.1 six minutes before (healthy, completes)
+    healthy_image_bump(c, api, add(c.start, 45.2), "ghcr.io/acme-shop/orders-api:1.31.1", [N[1], N[2], N[0]],
+                       manager="argocd-controller")
+    c.run_deferred()
+    # T0: an ad-hoc analytics job (outside the cluster) opens connections without closing them; orders-db
+    # reaches max_connections=200 (3 reserved for superuser): every new connection is refused
+    t0 = add(c.start, 410.7)
+    too_many = "FATAL: sorry, too many clients already (SQLSTATE 53300)"
+    api_pods = kit.live_pods(api)
+    ful_pods = kit.live_pods(ful)
+    for i, p in enumerate(api_pods):
+        # /readyz pings the DB on a fresh connection (pool idle conns expire after 30 s)
+        kit.probe_failures(p, add(t0, 31 + i * 3.7), end, "HTTP probe failed with statuscode: 500")
+    db_host = "orders-db-0.orders-db.orders.svc.cluster.local"
+    t = add(c.start, 12)
+    while t < end:
+        for p in api_pods + ful_pods:
+            if not p.alive(t) or p.created > t:
+                continue
+            tid, s1, s2 = c.hexs(32), c.hexs(16), c.hexs(16)
+            st = add(t, c.rng.uniform(0, 4))
+            bad = st >= add(t0, 25)
+            is_api = p in api_pods
+            route = "/v1/orders" if is_api else "/v1/shipments"
+            stmt = "INSERT INTO orders" if is_api else "UPDATE shipments"
+            d = 0.004 if bad else c.rng.uniform(0.003, 0.02)
+            spans = [kit.span(c, tid, s1, None, "POST " + route, 2, st, add(st, d + 0.006),
+                              [("http.request.method", "POST"), ("http.route", route),
+                               ("http.response.status_code", 500 if bad else 201)], "internal error" if bad else None),
+                     kit.span(c, tid, s2, s1, stmt, 3, add(st, 0.002), add(st, 0.002 + d),
+                              [("db.system", "postgresql"), ("db.namespace", "orders"), ("server.address", db_host),
+                               ("server.port", 5432), ("db.query.text", stmt + " ...")] +
+                              ([("error.type", "53300"), ("db.response.status_code", "53300")] if bad else []),
+                              ("failed to connect to `user=orders database=orders`: %s:5432 (%s): server error: %s"
+                               % (db0.ip, db_host, too_many)) if bad else None)]
+            kit.export_spans(c, add(st, 5), p, spans,
+                             scope="github.com/exaring/otelpgx", version="0.9.1")
+        t = add(t, 40)
+    # postgresql receiver of the otel collector, scraping orders-db-0
+    t = add(c.start, 30)
+    while t < end:
+        el = (t - t0).total_seconds()
+        backends = 61 + (g.shash(str(int(el) // 30)) % 7) if el < -60 else (
+            200 if el >= 0 else int(61 + (el + 60) * 2.3))
+        pts = [kit.point([kv("postgresql.database.name", "orders")], c.start, t, min(backends, 197))]
+        mets = [kit.sum_metric("postgresql.backends", "1", "The number of backends.", pts),
+                kit.sum_metric("postgresql.connection.max", "{connections}",
+                               "Configured maximum number of client connections allowed", [kit.point([], c.start, t, 200)])]
+        kit.export_metrics(c, t, db0, mets, scope="github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver",
+                           version="0.121.0", res=sts_resource(db0, "k8s.statefulset.name",
+                                                                [kv("postgresql.instance.name", "orders-db-0")]))
+        t = add(t, 60)
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "dependency", "DependencyFailure", ("StatefulSet", "orders", "orders-db"), ["DependencyFailure"],
+           "Deployment/orders-api",
+           "in-cluster Postgres (StatefulSet orders-db, pod orders-db-0) reaches max_connections (an ad-hoc analytics "
+           "client outside the cluster leaks connections; postgresql.backends climbs to 197/200 from ~T+6m): every new "
+           "connection from orders-api and fulfillment fails with 'FATAL: sorry, too many clients already (SQLSTATE "
+           "53300)' (client spans, HTTP 500); orders-api /readyz pings the DB -> 500 -> all three orders-api pods "
+           "unready; fulfillment stays Ready but its requests fail. orders-db-0 itself stays Running and Ready (its "
+           "readiness is a TCP check). Decoy: a healthy orders-api image bump 1.31.0 -> 1.31.1 six minutes before "
+           "(ImageChange is wrong).",
+           acceptable_root_entities=[{"kind": "Pod", "namespace": "orders", "name": "orders-db-0"},
+                                     {"kind": "Service", "namespace": "orders", "name": "orders-db"}])
+    return write2(rec, name)
+
+
+# --------------------------------------------------------------------------- v2: NetworkPolicy (ingress)
+
+@scenario
+def v2_netpol_ingress():
+    name = "networkpolicy-ingress-default-deny-catalog"
+    rec, c = new(name, 33001, "2026-05-07T08:10:00+00:00", 13)
+    N = c.nodes
+    api, img = catalog_ns(c, N)
+    sf_cm, sf = web_namespace(c, [N[0], N[2]])
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # decoy: catalog-api rollout restart three minutes before (healthy)
+    rollout_restart(api, add(c.start, 70.4), manager="kubectl-rollout")
+    api.rollout(add(c.start, 70.45), [N[2], N[0], N[1]])
+    c.run_deferred()
+    # T0: the platform team's baseline default-deny ingress policy lands in catalog without the allow rules
+    t0 = add(c.start, 262.3)
+    np = kit.simple_obj(c, "networking.k8s.io/v1", "NetworkPolicy", "catalog", "default-deny-ingress", t0,
+                        initial=False, labels={"app.kubernetes.io/managed-by": "kustomize",
+                                               "policy.acme.io/baseline": "true"},
+                        spec={"podSelector": {}, "policyTypes": ["Ingress"]})
+    np["metadata"]["generation"] = 1
+    np["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"annotations": {}, "labels": np["metadata"]["labels"],
+         "name": "default-deny-ingress", "namespace": "catalog"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
+        sort_keys=True, separators=(",", ":")) + "\n"}
+    c.kube(t0, "ADDED", np)
+    targets = kit.live_pods(api)
+    callers = kit.live_pods(sf)
+    # storefront -> catalog-api (pod IPs through the Service): SYNs dropped by the policy, connect times out
+    t = add(c.start, 8)
+    k = 0
+    while t < end:
+        for cp in callers:
+            tp = targets[(k + g.shash(cp.name)) % len(targets)]
+            st = add(t, c.rng.uniform(0, 5))
+            bad = st >= add(t0, 1.2)
+            tid, s1, s2 = c.hexs(32), c.hexs(16), c.hexs(16)
+            sport = 32768 + g.shash((cp.name, k)) % 28000
+            if bad:
+                kit.ebpf(c, add(st, 1.0), cp, "tcp_retransmit", 1, "node", saddr=cp.ip, sport=sport, daddr=tp.ip,
+                         dport=8080, state="SYN_SENT")
+                kit.ebpf(c, add(st, 5.0), cp, "tcp_connect_failed", 1, "node", saddr=cp.ip, sport=sport, daddr=tp.ip,
+                         dport=8080, errno=110)
+            d = 5.004 if bad else c.rng.uniform(0.02, 0.09)
+            spans = [kit.span(c, tid, s1, None, "GET /products/:slug", 2, st, add(st, d + 0.01),
+                              [("http.request.method", "GET"), ("http.route", "/products/:slug"),
+                               ("http.response.status_code", 502 if bad else 200)], "Bad Gateway" if bad else None),
+                     kit.span(c, tid, s2, s1, "GET", 3, add(st, 0.003), add(st, d),
+                              [("http.request.method", "GET"), ("server.address", "catalog-api.catalog.svc.cluster.local"),
+                               ("server.port", 80)] + ([("error.type", "ETIMEDOUT")] if bad else [("http.response.status_code", 200)]),
+                              ("connect ETIMEDOUT %s:8080" % tp.ip) if bad else None)]
+            kit.export_spans(c, add(st, 6), cp, spans, scope="@opentelemetry/instrumentation-undici", version="0.10.0",
+                             sdk=NODE_SDK)
+        t = add(t, 30)
+        k += 1
+    c.edit_configmap(add(c.start, 500.2), sf_cm, {"THEME": "summer"}, manager="argocd-controller")
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "networkpolicy", "NetworkPolicy", ("NetworkPolicy", "catalog", "default-deny-ingress"), ["NetworkPolicy"],
+           "Deployment/storefront",
+           "a baseline default-deny INGRESS policy (podSelector {}, policyTypes [Ingress], no allow rules) is applied "
+           "in catalog: from then on every connection from the web/storefront pods to catalog-api pod IPs on 8080 "
+           "gets no SYN-ACK (ebpf SYN_SENT retransmits, tcp_connect_failed ETIMEDOUT 110 on the caller side), "
+           "storefront spans fail 'connect ETIMEDOUT <pod-ip>:8080' and return 502. catalog-api itself stays Ready "
+           "(kubelet probes come from the node and are allowed) and logs no errors: the symptom is in another "
+           "namespace. Decoys: catalog-api rollout restart 3 min earlier (healthy), storefront-config THEME edit later.",
+           acceptable_root_entities=[{"kind": "Namespace", "namespace": None, "name": "catalog"}])
+    return write2(rec, name)
+
+
+# --------------------------------------------------------------------------- v2: scale-up, insufficient memory
+
+def sts_new_pod(c, sts, pods, app, idx, node_hint, t, crh, claim_fn=None):
+    """statefulset-controller creates <name>-<idx> (and its claim) ; returns the Pod (not scheduled)."""
+    nm = sts["metadata"]["name"]
+    pname = "%s-%d" % (nm, idx)
+    ptmpl = copy.deepcopy(sts["spec"]["template"])
+    if sts["spec"].get("volumeClaimTemplates"):
+        ptmpl["spec"].setdefault("volumes", []).insert(0, {"name": "data", "persistentVolumeClaim": {
+            "claimName": "data-%s" % pname}})
+    p = g.Pod(c, sts, pname, app, node_hint, t, owner_kind="StatefulSet", template=ptmpl,
+              extra_labels={"apps.kubernetes.io/pod-index": str(idx), "controller-revision-hash": crh,
+                            "statefulset.kubernetes.io/pod-name": pname})
+    p.obj["metadata"].pop("generateName", None)
+    p.obj["spec"]["hostname"] = pname
+    p.obj["spec"]["subdomain"] = nm
+    if claim_fn:
+        claim_fn(p, t)
+    c.kube(t, "ADDED", p.obj)
+    c.event(add(t, 0.01), sts, "SuccessfulCreate", "create Pod %s in StatefulSet %s successful" % (pname, nm),
+            component="statefulset-controller")
+    pods.append(p)
+    return p
+
+
+def pvc_obj(c, ns, name, sc, size, created, phase="Pending", volume=None, node=None, labels=None, initial=True):
+    ann = {"volume.beta.kubernetes.io/storage-provisioner": "ebs.csi.aws.com",
+           "volume.kubernetes.io/storage-provisioner": "ebs.csi.aws.com"}
+    if volume:
+        ann.update({"pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes"})
+    if node:
+        ann["volume.kubernetes.io/selected-node"] = node.name
+    spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}, "storageClassName": sc,
+            "volumeMode": "Filesystem"}
+    if volume:
+        spec["volumeName"] = volume
+    st = {"phase": phase}
+    if phase == "Bound":
+        st.update({"accessModes": ["ReadWriteOnce"], "capacity": {"storage": size}})
+    o = kit.simple_obj(c, "v1", "PersistentVolumeClaim", ns, name, created, spec=spec, status=st, labels=labels,
+                       annotations=ann, order=36, initial=initial)
+    o["metadata"]["finalizers"] = ["kubernetes.io/pvc-protection"]
+    return o
+
+
+@scenario
+def v2_scale_sts_insufficient_memory():
+    name = "scale-up-statefulset-insufficient-memory"
+    rec, c = new(name, 34001, "2026-05-08T15:30:00+00:00", 13, tzone=kit.tz(2))
+    N = c.nodes
+    c.namespace("data", T("2026-03-05T10:00:00+00:00"), {"team": "data-platform"})
+    kit.simple_obj(c, "storage.k8s.io/v1", "StorageClass", None, "gp3", T("2026-02-23T08:20:00+00:00"), order=5,
+                   extra={"provisioner": "ebs.csi.aws.com", "parameters": {"type": "gp3", "fsType": "ext4"},
+                          "reclaimPolicy": "Delete", "allowVolumeExpansion": True,
+                          "volumeBindingMode": "WaitForFirstConsumer"})
+    ch = g.App("clickhouse", "docker.io/clickhouse/clickhouse-server:25.3.2.39", 8123, lang="c",
+               requests={"cpu": "1", "memory": "9Gi"}, limits={"memory": "9Gi"}, probe_path="/ping", mem_mb=6100,
+               cpu_m=650, image_size=288_112_433, sa="clickhouse", cache_mb=900, ready_delay=12)
+    pvcs = {}
+
+    def claim(p, i, node):
+        pvcs[p.name] = pvc_obj(c, "data", "data-" + p.name, "gp3", "200Gi", add(p.created, -1), "Bound",
+                               "pvc-" + c.uid(), node, labels={"app.kubernetes.io/name": "clickhouse"})
+    sts, pods, crh = sts_running(c, "data", "clickhouse", ch, T("2026-03-05T10:10:00+00:00"), [N[0], N[1]],
+                                 claim=("gp3", "200Gi", "/var/lib/clickhouse"), pvc_fn=claim)
+    # the third node is full of other memory requests: trino workers (2 x 4Gi) and a spark history server
+    kit.app_deploy(c, "data", "trino-worker", "docker.io/trinodb/trino:472", replicas=2, nodes=[N[2], N[2]],
+                   lang="java", requests={"cpu": "1", "memory": "4Gi"}, limits={"memory": "6Gi"}, mem_mb=3100,
+                   cpu_m=300, probe_path="/v1/info", revision=7, part_of="data", service=False)
+    kit.app_deploy(c, "data", "spark-history", "docker.io/apache/spark:3.5.5", replicas=1, nodes=[N[2]], lang="java",
+                   requests={"cpu": "250m", "memory": "2Gi"}, limits={"memory": "3Gi"}, mem_mb=1300, cpu_m=40,
+                   probe_path=None, revision=3, part_of="data", service=False)
+    h = payments_ns(c, N)
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # decoy: payments-api HPA-less manual scale 2 -> 3 (small pod, fits)
+    h["api"].scale(add(c.start, 130.6), 3, [N[2]])
+    # T0: kubectl scale statefulset clickhouse --replicas=3 (a new shard replica)
+    t0 = add(c.start, 251.9)
+
+    def op(tt):
+        sts["spec"]["replicas"] = 3
+        sts["metadata"]["generation"] += 1
+        sts["metadata"].setdefault("managedFields", []).append(
+            {"manager": "kubectl", "operation": "Update", "apiVersion": "apps/v1", "time": ktime(tt),
+             "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}, "subresource": "scale"})
+        c.kube(tt, "MODIFIED", sts)
+    c.defer(t0, op)
+
+    def new_claim(p, t):
+        pvc = pvc_obj(c, "data", "data-" + p.name, "gp3", "200Gi", t, labels={"app.kubernetes.io/name": "clickhouse"},
+                      initial=False)
+        c.kube(t, "ADDED", pvc)
+        c.event(add(t, 0.004), sts, "SuccessfulCreate", "create Claim data-%s Pod %s in StatefulSet clickhouse success"
+                % (p.name, p.name), component="statefulset-controller")
+        c.event(add(t, 0.03), pvc, "WaitForFirstConsumer", "waiting for first consumer to be created before binding",
+                component="persistentvolume-controller")
+        tw = add(t, 15.2)
+        while tw < end:  # the claim resync re-records it while the pod is unscheduled
+            c.event(tw, pvc, "WaitForPodScheduled", "waiting for pod %s to be scheduled" % p.name,
+                    component="persistentvolume-controller")
+            tw = add(tw, 15 + c.rng.uniform(0, 0.05))
+    tp = add(t0, 0.06)
+    p = sts_new_pod(c, sts, pods, ch, 2, N[2], tp, crh, new_claim)
+    msg = ("0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption "
+           "victims found for incoming pod.")
+    reps = [add(tp, 1 + 2 ** k) for k in range(1, 6)] + [add(tp, 300 * k + 23) for k in range(1, 3)]
+    kit.unschedulable(p, add(tp, 0.05), msg, [r for r in reps if r < end])
+
+    def st_op(tt):
+        sts["status"].update({"observedGeneration": sts["metadata"]["generation"], "replicas": 3, "currentReplicas": 3,
+                              "updatedReplicas": 3})
+        c.kube(tt, "MODIFIED", sts)
+    c.defer(add(tp, 0.2), st_op)
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "scheduling", "ScaleChange", ("StatefulSet", "data", "clickhouse"), ["ScaleChange", "Scheduling"],
+           "StatefulSet/clickhouse",
+           "kubectl scale statefulset clickhouse 2 -> 3 (9Gi memory request per replica, nodes have ~14.2Gi "
+           "allocatable: two already hold a clickhouse replica, the third holds trino workers + spark-history); the "
+           "statefulset-controller creates clickhouse-2 and its claim data-clickhouse-2 (WaitForFirstConsumer, stays "
+           "Pending: normal, not a volume problem); the pod stays Pending: FailedScheduling '0/3 nodes are "
+           "available: 3 Insufficient memory. preemption: ... No preemption victims found' (series re-counted). No "
+           "cluster-autoscaler in this cluster. Not VolumeProvisioning. Decoy: payments-api scaled 2 -> 3 (fits).")
+    return write2(rec, name)
+
+
+# --------------------------------------------------------------------------- v2: taint NoExecute
+
+@scenario
+def v2_taint_noexecute():
+    name = "taint-noexecute-evicts-local-pv-redis"
+    rec, c = new(name, 35001, "2026-05-09T22:00:00+00:00", 14)
+    N = c.nodes
+    bad = N[1]
+    c.namespace("cache", T("2026-03-03T09:00:00+00:00"), {"team": "platform"})
+    kit.simple_obj(c, "storage.k8s.io/v1", "StorageClass", None, "local-nvme", T("2026-03-03T08:50:00+00:00"), order=5,
+                   extra={"provisioner": "kubernetes.io/no-provisioner", "reclaimPolicy": "Retain",
+                          "volumeBindingMode": "WaitForFirstConsumer"})
+    rd = g.App("redis", "docker.io/library/redis:7.4.2-alpine", 6379, lang="c",
+               requests={"cpu": "250m", "memory": "1Gi"}, limits={"memory": "1Gi"}, probe_path=None, mem_mb=610,
+               cpu_m=60, image_size=17_234_101, sa="redis", cache_mb=40, ready_delay=4,
+               args=["--appendonly", "yes", "--maxmemory", "900mb"])
+    pvs = {}
+
+    def claim(p, i, node):
+        pvname = "local-pv-%s" % hashlib_hex(node.name)[:8]
+        pv = kit.simple_obj(c, "v1", "PersistentVolume", None, pvname, T("2026-03-03T08:55:00+00:00"), order=6,
+                            annotations={"pv.kubernetes.io/provisioned-by": "local-volume-provisioner-%s" % node.name},
+                            labels={"storage.acme.io/local": "nvme"},
+                            spec={"capacity": {"storage": "50Gi"}, "local": {"path": "/mnt/nvme0/vol1"},
+                                  "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain",
+                                  "storageClassName": "local-nvme", "volumeMode": "Filesystem",
+                                  "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "cache",
+                                               "name": "data-" + p.name, "apiVersion": "v1"},
+                                  "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                                      {"key": "kubernetes.io/hostname", "operator": "In", "values": [node.name]}]}]}}},
+                            status={"phase": "Bound"})
+        pvs[p.name] = pv
+        pvc = pvc_obj(c, "cache", "data-" + p.name, "local-nvme", "50Gi", add(p.created, -1), "Bound", pvname, node,
+                      labels={"app.kubernetes.io/name": "redis"})
+        pvc["metadata"]["annotations"] = {k: v for k, v in pvc["metadata"]["annotations"].items()
+                                          if "storage-provisioner" not in k}
+        pv["spec"]["claimRef"]["uid"] = pvc["metadata"]["uid"]
+    sts, pods, crh = sts_running(c, "cache", "redis", rd, T("2026-03-03T09:01:00+00:00"), [N[0], N[1], N[2]],
+                                 claim=("local-nvme", "50Gi", "/data"), pvc_fn=claim)
+    h = payments_ns(c, [N[1], N[2], N[0]])
+    _, sf = web_namespace(c, [N[1], N[0]])
+    monitoring(c, N[2])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # decoy: storefront config edit (envFrom, no restart)
+    # T0: an operator prepares the node for kernel patching with a NoExecute taint instead of cordon + drain
+    t0 = add(c.start, 180.2)
+    taint = {"key": "maintenance", "value": "kernel-patch", "effect": "NoExecute"}
+    kit.node_update(c, bad, t0, heartbeat=False, taints_add=[taint])
+    victims = [p for p in c.pods if p.node is bad and p.deleted is None and p.owner["kind"] != "DaemonSet"]
+    others = [n for n in N if n is not bad]
+    stuck = None
+    for p in victims:
+        te = add(t0, c.rng.uniform(0.05, 0.4))
+        c.event(te, p.obj, "TaintManagerEviction", "Marking for deletion Pod %s/%s" % (p.ns, p.name),
+                component="taint-eviction-controller")
+        g.set_cond(p.conds(), "DisruptionTarget", "True", te, "DeletionByTaintManager",
+                   "Taint manager: deleting due to NoExecute taint")
+        c.kube(add(te, 0.02), "MODIFIED", p.obj)
+        api_delete(p, add(te, 0.04))
+        if p.workload is not None:
+            kit.replace_pod(p.workload, p.owner, add(te, 0.12), others[g.shash(p.name) % 2])
+        else:
+            # the statefulset-controller recreates redis-1 with the same name: its local PV lives on the tainted node
+            stuck = p
+    tr = add(stuck.deleted, 0.2)
+    rd1 = sts_new_pod(c, sts, [], rd, 1, bad, tr, crh)
+    pods[1] = rd1
+    msg = ("0/3 nodes are available: 1 node(s) had untolerated taint {maintenance: kernel-patch}, 2 node(s) had volume "
+           "node affinity conflict. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
+    reps = [add(tr, 1 + 2 ** k) for k in range(1, 6)] + [add(tr, 300 * k + 31) for k in range(1, 3)]
+    kit.unschedulable(rd1, add(tr, 0.05), msg, [r for r in reps if r < end])
+
+    def st_op(tt, ready):
+        sts["status"].update({"readyReplicas": ready, "availableReplicas": ready})
+        c.kube(tt, "MODIFIED", sts)
+    c.defer(add(stuck.terminating, 0.05), lambda tt: st_op(tt, 2))
+    c.edit_configmap(add(c.start, 60.7), h["api_cm"], {"LOG_LEVEL": "debug"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "taints", "Scheduling", ("Node", None, bad.name), ["Scheduling"], "StatefulSet/redis",
+           "kubectl taint node %s maintenance=kernel-patch:NoExecute (instead of cordon + drain): the "
+           "taint-eviction-controller evicts every pod there at once (TaintManagerEviction, DisruptionTarget "
+           "DeletionByTaintManager). Deployment pods (ledger, payments-api, storefront) come back on the other nodes; "
+           "redis-1 of the StatefulSet redis is recreated by the statefulset-controller and stays Pending: its claim "
+           "is bound to a local PersistentVolume on the tainted node: '0/3 nodes are available: 1 node(s) had "
+           "untolerated taint {maintenance: kernel-patch}, 2 node(s) had volume node affinity conflict'. Not "
+           "VolumeProvisioning (the PV exists and is Bound). Decoy: payments-api-config LOG_LEVEL edit." % bad.name)
+    return write2(rec, name)
+
+
+def hashlib_hex(s):
+    return "%08x" % g.shash(s)
+
+
+def api_delete(p, t):
+    """Graceful deletion by an API client other than the owner's controller (no SuccessfulDelete event):
+    Pod.terminate without the ReplicaSet controller's event."""
+    saved = p.c.event
+
+    def ev(tt, obj, reason, *a, **kw):
+        if reason == "SuccessfulDelete":
+            return None
+        return saved(tt, obj, reason, *a, **kw)
+    p.c.event = ev
+    try:
+        p.terminate(t)
+    finally:
+        p.c.event = saved
+
+
+# --------------------------------------------------------------------------- v2: quota (limits.memory, rollout)
+
+@scenario
+def v2_quota_memory_rollout():
+    name = "quota-exceeded-memory-rollout-stalls"
+    rec, c = new(name, 36001, "2026-05-11T10:15:00+00:00", 14)
+    N = c.nodes
+    c.namespace("reports", T("2026-03-10T10:00:00+00:00"), {"team": "finance-data"})
+    q = kit.simple_obj(c, "v1", "ResourceQuota", "reports", "reports-quota", T("2026-03-10T10:00:05+00:00"),
+                       spec={"hard": {"limits.memory": "6Gi", "requests.memory": "4Gi", "requests.cpu": "6", "pods": "15"}},
+                       status={"hard": {"limits.memory": "6Gi", "requests.memory": "4Gi", "requests.cpu": "6", "pods": "15"},
+                               "used": {"limits.memory": "5Gi", "requests.memory": "2560Mi", "requests.cpu": "1500m",
+                                        "pods": "5"}})
+    api = kit.app_deploy(c, "reports", "report-api", "ghcr.io/acme-fin/report-api:2.7.0", replicas=3, nodes=N,
+                         lang="java", requests={"cpu": "300m", "memory": "512Mi"}, limits={"memory": "1Gi"},
+                         mem_mb=420, cpu_m=80, probe_path="/actuator/health/readiness", revision=19,
+                         hist_image="ghcr.io/acme-fin/report-api:2.6.3", part_of="reports", manager="helm",
+                         ready_delay=25)
+    kit.app_deploy(c, "reports", "report-worker", "ghcr.io/acme-fin/report-worker:2.7.0", replicas=2,
+                   nodes=[N[1], N[2]], lang="java", requests={"cpu": "300m", "memory": "512Mi"},
+                   limits={"memory": "1Gi"}, mem_mb=380, cpu_m=120, probe_path=None, revision=11, part_of="reports",
+                   service=False, manager="helm")
+    h = payments_ns(c, N)
+    prom_cm, _ = monitoring(c, N[0])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    c.edit_configmap(add(c.start, 70.1), prom_cm, {"prometheus.yml": g.PROM_CONFIG % "20s"},
+                     manager="kubectl-client-side-apply")
+    # T0: helm upgrade report-api 2.7.0 -> 2.8.0 with the memory raised for a new PDF export (1Gi -> 2Gi,
+    # requests 512Mi -> 1Gi). The surge pod would need limits.memory 2Gi on top of 5Gi used (6Gi hard).
+    t0 = add(c.start, 205.5)
+    new_img = "ghcr.io/acme-fin/report-api:2.8.0"
+
+    def mut(ctr):
+        ctr["image"] = new_img
+        ctr["resources"] = {"limits": {"memory": "2Gi"}, "requests": {"cpu": "300m", "memory": "1Gi"}}
+    container_mutation(api, t0, mut, "helm", {"f:image": {}, "f:resources": {"f:limits": {"f:memory": {}},
+                                                                              "f:requests": {"f:memory": {}}}})
+    api.app = api.app.clone(image=new_img, version="2.8.0", limits={"memory": "2Gi"},
+                            requests={"cpu": "300m", "memory": "1Gi"})
+    rs = begin_rollout(api, add(t0, 0.05))
+    msg_q = "exceeded quota: reports-quota, requested: limits.memory=2Gi, used: limits.memory=5Gi, limited: limits.memory=6Gi"
+    tf = add(t0, 0.11)
+    k = 0
+    while tf < end:
+        nm = "%s-%s" % (rs["metadata"]["name"], c.alnum(5))
+        c.event(tf, rs, "FailedCreate", 'Error creating: pods "%s" is forbidden: %s' % (nm, msg_q), "Warning",
+                component="replicaset-controller")
+        k += 1
+        tf = add(tf, min(2 ** k, 360) * 0.5 + c.rng.uniform(0, 0.2)) if k < 10 else add(tf, 300)
+
+    def rsfail(tt):
+        rs["status"]["conditions"] = [{"type": "ReplicaFailure", "status": "True", "lastTransitionTime": ktime(tt),
+                                       "reason": "FailedCreate", "message": 'pods "%s-%s" is forbidden: %s'
+                                       % (rs["metadata"]["name"], c.alnum(5), msg_q)}]
+        c.kube(tt, "MODIFIED", rs)
+    c.defer(add(t0, 0.3), rsfail)
+
+    def dfail(tt):
+        conds = api.obj["status"]["conditions"]
+        conds.append({"type": "ReplicaFailure", "status": "True", "lastUpdateTime": ktime(tt),
+                      "lastTransitionTime": ktime(tt), "reason": "FailedCreate",
+                      "message": 'pods "%s-%s" is forbidden: %s' % (rs["metadata"]["name"], c.alnum(5), msg_q)})
+        c.kube(tt, "MODIFIED", api.obj)
+    c.defer(add(t0, 0.45), dfail)
+    c.edit_configmap(add(c.start, 520.3), h["ledger_cm"], {"KAFKA_TOPIC": "payments.settled.v3"})
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "quota", "QuotaExceeded", ("ResourceQuota", "reports", "reports-quota"), ["QuotaExceeded", "SpecChange"],
+           "Deployment/report-api",
+           "helm upgrade report-api 2.7.0 -> 2.8.0 raises limits.memory 1Gi -> 2Gi (requests 512Mi -> 1Gi); the "
+           "namespace quota reports-quota has limits.memory 6Gi with 5Gi used, so the rollout's first (surge) pod is "
+           "rejected by admission: FailedCreate 'pods \"report-api-...\" is forbidden: exceeded quota: reports-quota, "
+           "requested: limits.memory=2Gi, used: limits.memory=5Gi, limited: limits.memory=6Gi' (re-counted with "
+           "back-off), ReplicaSet and Deployment ReplicaFailure=True, ProgressDeadlineExceeded after 600 s. No new "
+           "pod object ever exists; the three old pods keep serving. A memory quota on a rollout, not a cpu quota "
+           "on a scale-up. Naming the Deployment (its resources change) is also defensible. Decoys: prometheus "
+           "edit, ledger-config edit.",
+           acceptable_root_entities=[{"kind": "Deployment", "namespace": "reports", "name": "report-api"},
+                                     {"kind": "ReplicaSet", "namespace": "reports", "name": rs["metadata"]["name"]}])
+    return write2(rec, name)
+
+
+# --------------------------------------------------------------------------- v2: missing ConfigMap key (volume items)
+
+@scenario
+def v2_missing_key_volume():
+    name = "configmap-missing-key-volume-failedmount"
+    rec, c = new(name, 37001, "2026-05-12T14:00:00+00:00", 14, tzone=kit.tz(2))
+    N = c.nodes
+    c.namespace("billing", T("2026-03-01T09:00:00+00:00"), {"team": "billing"})
+    tcm = c.configmap("billing", "invoice-templates", {
+        "invoice.html.tmpl": "<html><body><h1>Invoice {{.Number}}</h1>{{range .Lines}}<p>{{.Desc}} {{.Amount}}</p>{{end}}</body></html>\n",
+        "credit-note.html.tmpl": "<html><body><h1>Credit note {{.Number}}</h1></body></html>\n"},
+        T("2026-03-01T09:00:30+00:00"), labels={"app.kubernetes.io/name": "invoice-renderer"}, manager="argocd-controller")
+    vols = [{"name": "templates", "configMap": {"name": "invoice-templates", "defaultMode": 420, "items": [
+        {"key": "invoice.html.tmpl", "path": "invoice.html.tmpl"},
+        {"key": "credit-note.html.tmpl", "path": "credit-note.html.tmpl"}]}}]
+    mounts = [{"name": "templates", "readOnly": True, "mountPath": "/etc/invoice-renderer/templates"}]
+    ir = kit.app_deploy(c, "billing", "invoice-renderer", "ghcr.io/acme-pay/invoice-renderer:1.9.3", replicas=2,
+                        nodes=[N[0], N[2]], requests={"cpu": "200m", "memory": "256Mi"}, limits={"memory": "512Mi"},
+                        mem_mb=96, cpu_m=150, volumes=vols, mounts=mounts, revision=15, part_of="billing",
+                        manager="argocd-controller")
+    hpa = g.HPA(c, ir, T("2026-03-01T09:01:00+00:00"), 2, 6, 64)
+    h = payments_ns(c, N)
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # T0: Argo CD syncs the templates repo where invoice.html.tmpl was renamed invoice.gohtml (the
+    # Deployment's volume items still name the old key; it lives in another repo)
+    t0 = add(c.start, 150.6)
+    del tcm["data"]["invoice.html.tmpl"]
+    c.edit_configmap(t0, tcm, {"invoice.gohtml": "<html><body><h1>Invoice {{.Number}}</h1>{{range .Lines}}<p>{{.Desc}} "
+                                                 "{{.Amount}}</p>{{end}}</body></html>\n"}, manager="argocd-controller")
+    err = 'MountVolume.SetUp failed for volume "templates" : configmap references non-existent config key: invoice.html.tmpl'
+    # running pods: the kubelet's periodic volume remount fails (the old files stay in place, the app keeps going)
+    for p in kit.live_pods(ir):
+        tt = add(t0, 40 + c.rng.uniform(0, 50))
+        while tt < end:
+            c.event(tt, p.obj, "FailedMount", err, "Warning", "kubelet", p.node.name)
+            tt = add(tt, 60 + c.rng.uniform(20, 40))
+    # T1: month-end invoice run: the HPA scales 2 -> 4; the new pods never get their volume
+    t1 = add(c.start, 301.2)
+
+    def stuck(p, t):
+        p.create(t)
+        ts = add(t, 0.03)
+        p.schedule(ts)
+        p.kubelet_accept(add(ts, 0.6))
+        tt = add(ts, 0.7)
+        k = 0
+        delay = 0.5
+        mounted_fail_at = add(ts, 120.7)
+        while tt < end:
+            c.event(tt, p.obj, "FailedMount", err, "Warning", "kubelet", p.node.name)
+            if tt >= mounted_fail_at:
+                c.event(tt, p.obj, "FailedMount", "Unable to attach or mount volumes: unmounted volumes=[templates], "
+                        "unattached volumes=[], failed to process volumes=[]: context deadline exceeded", "Warning",
+                        "kubelet", p.node.name)
+                mounted_fail_at = add(tt, 120 + c.rng.uniform(0, 2))
+            k += 1
+            delay = min(delay * 2, 122.0)
+            tt = add(tt, delay + c.rng.uniform(0, 0.3))
+
+    hpa.util(131)
+    c.event(t1, hpa.obj, "SuccessfulRescale", "New size: 4; reason: cpu resource utilization (percentage of request) "
+            "above target", component="horizontal-pod-autoscaler")
+    c.kube(add(t1, 0.05), "MODIFIED", hpa.obj)
+    scale_to(ir, add(t1, 0.03), 4, manager="kube-controller-manager")
+    for i, node in enumerate([N[1], N[0]]):
+        p = ir.make_pod(ir.cur_rs, node, add(t1, 0.08 + i * 0.01))
+        stuck(p, add(t1, 0.08 + i * 0.01))
+    ir.set_status(add(t1, 0.3))
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "missing-key", "ConfigChange", ("ConfigMap", "billing", "invoice-templates"), ["ConfigChange"],
+           "Deployment/invoice-renderer",
+           "Argo CD syncs invoice-templates with the key invoice.html.tmpl renamed to invoice.gohtml, but the "
+           "invoice-renderer Deployment mounts it through configMap volume items naming invoice.html.tmpl. The running "
+           "pods keep their old files (the kubelet's periodic remount fails: FailedMount 'MountVolume.SetUp failed "
+           "for volume \"templates\" : configmap references non-existent config key: invoice.html.tmpl'); 2.5 min "
+           "later the HPA scales 2 -> 4 and both new pods stay ContainerCreating with the same FailedMount (volume "
+           "manager back-off up to 2m2s) and 'Unable to attach or mount volumes: unmounted volumes=[templates] ... "
+           "context deadline exceeded'. No CreateContainerConfigError (a volume, not env). The HPA scale-up is not "
+           "the root (ScaleChange is wrong).")
+    return write2(rec, name)
+
+
+# --------------------------------------------------------------------------- v2: CNI (aws-vpc-cni)
+
+@scenario
+def v2_cni_aws_vpc():
+    name = "cni-aws-vpc-cni-no-ip-hpa"
+    rec, c = new(name, 38001, "2026-05-13T09:30:00+00:00", 13)
+    N = c.nodes
+    bad = N[2]
+    vpc = g.App("aws-node", g.ECR + "/amazon-k8s-cni:v1.19.3-eksbuild.1", 61678, lang="go",
+                requests={"cpu": "25m"}, probe_path=None, mem_mb=48, cpu_m=6, image_size=48_122_511, sa="aws-node",
+                env=[{"name": "WARM_ENI_TARGET", "value": "1"}, {"name": "AWS_VPC_K8S_CNI_LOGLEVEL", "value": "DEBUG"},
+                     {"name": "MINIMUM_IP_TARGET", "value": "0"}])
+    g.DaemonSet(c, "kube-system", vpc, T("2026-02-23T08:13:09+00:00"), {"k8s-app": "aws-node"})
+    c.namespace("media", T("2026-03-04T10:00:00+00:00"), {"team": "media"})
+    th = kit.app_deploy(c, "media", "thumbnailer", "ghcr.io/acme-media/thumbnailer:4.0.7", replicas=2,
+                        nodes=[N[0], N[2]], requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "512Mi"},
+                        mem_mb=150, cpu_m=180, revision=22, part_of="media")
+    hpa = g.HPA(c, th, T("2026-03-04T10:01:00+00:00"), 2, 8, 61)
+    up = kit.app_deploy(c, "media", "uploader", "ghcr.io/acme-media/uploader:2.2.1", replicas=2, nodes=[N[0], N[1]],
+                        revision=9, mem_mb=52, part_of="media")
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # the subnet of eu-west-1c (10.0.3.0/24 shared with an EMR cluster) has no free address left: ipamd on the
+    # node cannot attach a new ENI / assign secondary IPs, its warm pool is empty
+    sb_err = "add cmd: failed to assign an IP address to container"
+
+    def sandbox_fail(p, t):
+        tt = add(t, 0.9)
+        k = 0
+        while tt < end:
+            sid = c.hexs(64)
+            kit.cni(c, tt, bad, "ADD", p, sid, error=sb_err)
+            kit.cni(c, add(tt, 0.11), bad, "DEL", p, sid)
+            full = ('rpc error: code = Unknown desc = failed to setup network for sandbox "%s": plugin type="aws-cni" '
+                    'name="aws-cni" failed (add): %s' % (sid, sb_err))
+            c.event(add(tt, 0.13), p.obj, "FailedCreatePodSandBox", "Failed to create pod sandbox: " + full, "Warning",
+                    "kubelet", bad.name)
+            kpid = 2677
+            kit.journal(c, add(tt, 0.12), bad, "kubelet.service", kit.klog(add(tt, 0.12), "E", "log.go:32",
+                        '"RunPodSandbox from runtime service failed" err="%s"' % full.replace('"', '\\"'), kpid), pid=kpid)
+            if k % 3 == 1:
+                c.event(add(tt, 1.2), p.obj, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.",
+                        "Normal", "kubelet", bad.name)
+            k += 1
+            tt = add(tt, min(2 + 2 ** k, 90) + c.rng.uniform(0.5, 3))
+
+    # decoy: uploader image bump on the healthy nodes (successful CNI ADDs)
+    t_d = add(c.start, 90.3)
+    _, newp = healthy_image_bump(c, up, t_d, "ghcr.io/acme-media/uploader:2.2.2", [N[1], N[0]])
+    for np_ in newp:
+        kit.cni(c, add(np_.created, 1.1), np_.node, "ADD", np_, c.hexs(64), ips=[np_.ip + "/32"])
+    # T0: the HPA scales thumbnailer 2 -> 4 (upload burst); the scheduler spreads the new pods (least
+    # allocated): one lands on the IP-starved node, and later 4 -> 5 lands another one there
+    t0 = add(c.start, 240.8)
+    hpa.util(118)
+    c.event(t0, hpa.obj, "SuccessfulRescale", "New size: 4; reason: cpu resource utilization (percentage of request) "
+            "above target", component="horizontal-pod-autoscaler")
+    c.kube(add(t0, 0.05), "MODIFIED", hpa.obj)
+    scale_to(th, add(t0, 0.03), 4, manager="kube-controller-manager")
+    good = th.make_pod(th.cur_rs, N[1], add(t0, 0.08))
+    good.launch(add(t0, 0.08))
+    kit.cni(c, add(good.created, 1.2), N[1], "ADD", good, c.hexs(64), ips=[good.ip + "/32"])
+    victims = []
+    for i, tp in enumerate([add(t0, 0.09), add(t0, 330.4)]):
+        if i == 1:
+            c.event(add(tp, -0.1), hpa.obj, "SuccessfulRescale", "New size: 5; reason: cpu resource utilization "
+                    "(percentage of request) above target", component="horizontal-pod-autoscaler")
+            scale_to(th, add(tp, -0.06), 5, manager="kube-controller-manager")
+        p = th.make_pod(th.cur_rs, bad, tp)
+        p.create(tp)
+        ts = add(tp, 0.04)
+        p.schedule(ts)
+        p.kubelet_accept(add(ts, 0.5))
+        sandbox_fail(p, add(ts, 0.5))
+        victims.append(p)
+    th.set_status(add(t0, 0.3))
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "cni", "CniFailure", ("Node", None, bad.name), ["CniFailure"], "Deployment/thumbnailer",
+           "Amazon VPC CNI (aws-node DaemonSet) on %s cannot get an address: the node's subnet is exhausted, ipamd's "
+           "warm pool is empty. Every sandbox there fails: cni ADD error 'add cmd: failed to assign an IP address to "
+           "container', FailedCreatePodSandBox 'plugin type=\"aws-cni\" name=\"aws-cni\" failed (add): ...' "
+           "(re-counted, SandboxChanged), kubelet journal 'RunPodSandbox from runtime service failed'; the HPA "
+           "scale-ups of thumbnailer (2 -> 4, then 4 -> 5) put one pod there each time, stuck ContainerCreating, "
+           "while the pod placed on another node starts. Running pods on the node are unaffected. Decoy: uploader "
+           "image bump with successful CNI ADDs. The HPA scale-up is not the root." % bad.name)
+    return write2(rec, name)
+
+
+# --------------------------------------------------------------------------- v2: etcd leader loss
+
+@scenario
+def v2_etcd_leader_loss():
+    name = "etcd-leader-election-storm-slow-disk"
+    rec, c = new(name, 39001, "2026-05-14T03:00:00+00:00", 14, tzone=kit.tz(-4))
+    N = c.nodes
+    h = payments_ns(c, N)
+    _, sf = web_namespace(c, [N[1], N[2]])
+    monitoring(c, N[0])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    members = [("https://10.0.0.21:2379", "9372538179322589801"), ("https://10.0.0.22:2379", "10501334649042878790"),
+               ("https://10.0.0.23:2379", "18249187646912138827")]
+    cluster_id = "7895810959607866176"
+    # T0: the EBS volume under etcd-2 (10.0.0.22, the leader) runs out of burst credits: fsync p99 > 1 s, the
+    # leader misses heartbeats, followers start elections; etcd-2 keeps winning/losing them (pre-vote off)
+    t0 = add(c.start, 230.4)
+    t1 = add(c.start, 640.0)
+    elections = [add(t0, s) for s in (0, 41.5, 88.2, 131.0, 190.7, 236.3, 301.9, 352.4)]
+    leaders = [members[0][1], members[1][1], members[2][1], members[1][1], members[0][1], members[1][1],
+               members[2][1], members[0][1]]
+    term0 = 14
+    t = add(c.start, 5)
+    rev = 91_250_000
+    idx = 143_800_000
+    while t < end:
+        el = (t - c.start).total_seconds()
+        n_el = sum(1 for e in elections if e <= t)
+        in_election = any(e <= t < add(e, 4.5) for e in elections) and t < t1
+        leader = members[1][1] if n_el == 0 else leaders[n_el - 1]
+        term = term0 + n_el * (1 if t < t1 else 1)
+        for i, (ep, mid) in enumerate(members):
+            lag = 0
+            if i == 1 and t0 <= t < t1:
+                lag = 2_000 + int((t - t0).total_seconds() * 37)
+            errs = ["etcdserver: no leader"] if in_election else None
+            r = rev + int(el * (60 if not (t0 <= t < t1) else 21))
+            kit.etcd_status(c, add(t, i * 0.07), ep, mid, cluster_id, 0 if in_election else leader, term, r,
+                            4_212_000_000 + int(el * 4100), 2_960_000_000 + int(el * 3900), idx + int(el * 70) - lag,
+                            errors=errs, version="3.5.21")
+        t = add(t, 15 if t0 <= t < t1 else 30)
+    # kubelets: lease renewals and node status updates fail intermittently
+    errs = ['"Failed to update lease" err="etcdserver: request timed out"',
+            '"Error updating node status, will retry" err="error getting node \\"%s\\": etcdserver: leader changed"',
+            '"Failed to update lease" err="rpc error: code = Unavailable desc = etcdserver: leader changed"']
+    for n in N:
+        tt = add(t0, 2 + g.shash(n.name) % 7)
+        k = 0
+        while tt < t1:
+            msg = errs[k % 3] % n.name if "%s" in errs[k % 3] else errs[k % 3]
+            src = "kubelet_node_status.go:549" if "node status" in msg else "controller.go:195"
+            kit.journal(c, tt, n, "kubelet.service", kit.klog(tt, "E", src, msg, 2811), pid=2811)
+            k += 1
+            tt = add(tt, 10 + c.rng.uniform(0, 25))
+    # controller-manager's leader election also flaps: the deployment controller stalls, so the storefront
+    # rollout started during the storm progresses only after it (the apiserver keeps serving reads)
+    c.run_deferred()
+    healthy_image_bump(c, sf, add(t0, 96.2), "ghcr.io/acme-shop/storefront:5.2.2", [N[0], N[2]])
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    # writes during an election fail: no kubeapi change is recorded inside an election window
+    rec.items = [it for it in rec.items if not (it[2] == "kubeapi" and any(e <= it[0] < add(e, 4.5) for e in elections))]
+    expect(name, "etcd", "EtcdDegraded", ("EtcdMember", None, "https://10.0.0.22:2379"), ["EtcdDegraded", "ControlPlane"],
+           None,
+           "self-managed control plane on 10.0.0.21-23: the disk under etcd member 10.0.0.22 (the leader) gets slow "
+           "(EBS burst credits exhausted); for ~7 min the cluster goes through 8 leader elections: raft_term climbs "
+           "14 -> 22, the leader moves between members, member statuses report 'etcdserver: no leader' (leader 0) "
+           "during each election and 10.0.0.22's raftIndex lags; revision growth slows. Kubelets log 'Failed to "
+           "update lease' err=etcdserver: request timed out / leader changed and node-status update failures; no "
+           "kubeapi writes land inside the election windows. No NOSPACE alarm, dbSize far below quota. A storefront "
+           "image bump during the storm succeeds (not the cause). The slow member is the best answer; any member "
+           "or ControlPlane is acceptable.",
+           acceptable_root_entities=[{"kind": "EtcdMember", "namespace": None, "name": m[0]} for m in members
+                                     if m[0] != "https://10.0.0.22:2379"])
+    return write2(rec, name)
+
+
+# --------------------------------------------------------------------------- v2: connection pool (Go, liveness)
+
+def otlp_sql_pool(c, p, t, t_slow, t_fix, max_open=10):
+    run = p.run_at(t)
+    if run is None:
+        return None
+    bad = t_slow <= t < t_fix
+    el = (t - run.start).total_seconds()
+    used = max_open if bad and el > 3 else 2 + g.shash((p.uid, int(el) // 60)) % 4
+    idle = 0 if bad and el > 3 else 2
+    waits = int((t - max(t_slow, run.start)).total_seconds() * 9.5) if bad else 0
+    start, now = run.start, t
+    pool = kv("db.client.connection.pool.name", "accounts-pg")
+    mets = [kit.sum_metric("db.client.connection.count", "{connection}",
+                           "The number of connections that are currently in state described by the `state` attribute.",
+                           [kit.point([pool, kv("db.client.connection.state", "idle")], start, now, idle),
+                            kit.point([pool, kv("db.client.connection.state", "used")], start, now, used)]),
+            kit.sum_metric("db.client.connection.max", "{connection}", "The maximum number of open connections allowed.",
+                           [kit.point([pool], start, now, max_open)]),
+            kit.sum_metric("db.client.connection.pending_requests", "{request}",
+                           "The number of current pending requests for an open connection.",
+                           [kit.point([pool], start, now, min(64, waits // 20) if bad else 0)]),
+            kit.sum_metric("db.client.connection.timeouts", "{timeout}",
+                           "The number of connection timeouts that have occurred trying to obtain a connection from the pool.",
+                           [kit.point([pool], start, now, waits // 3)], monotonic=True)]
+    return {"resourceMetrics": [{"resource": g.otlp_resource(p, g.GO_SDK), "scopeMetrics": [
+        {"scope": {"name": "github.com/XSAM/otelsql", "version": "0.37.0"}, "metrics": mets}]}]}
+
+
+@scenario
+def v2_connpool_go_liveness():
+    name = "connection-pool-exhaustion-go-liveness"
+    rec, c = new(name, 40001, "2026-05-15T16:00:00+00:00", 15)
+    N = c.nodes
+    c.namespace("identity", T("2026-02-24T12:00:00+00:00"), {"team": "identity"})
+    acm = c.configmap("identity", "accounts-config", {
+        "DB_HOST": "accounts-db.cluster-c7x2kq9v4m1d.eu-west-1.rds.amazonaws.com", "DB_MAX_OPEN_CONNS": "10",
+        "DB_MAX_IDLE_CONNS": "4", "HTTP_TIMEOUT": "5s", "FEATURE_SSO": "true"}, T("2026-02-24T12:00:30+00:00"),
+        labels={"app.kubernetes.io/name": "accounts"})
+    acc = kit.app_deploy(c, "identity", "accounts", "ghcr.io/acme-id/accounts:5.3.2", replicas=3, nodes=N,
+                         env_from=[{"configMapRef": {"name": "accounts-config"}}], requests={"cpu": "200m", "memory": "128Mi"},
+                         limits={"memory": "256Mi"}, mem_mb=61, cpu_m=70, revision=33,
+                         hist_image="ghcr.io/acme-id/accounts:5.3.1", part_of="identity", exit_on_term=143)
+    auth = kit.app_deploy(c, "identity", "auth", "ghcr.io/acme-id/auth:3.0.9", replicas=2, nodes=[N[1], N[2]],
+                          revision=18, mem_mb=40, part_of="identity")
+    monitoring(c, N[0])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    # decoy: accounts-config FEATURE_SSO edit (envFrom, no rollout) + auth rollout restart, both before T0
+    c.edit_configmap(add(c.start, 88.4), acm, {"FEATURE_SSO": "false"})
+    rollout_restart(auth, add(c.start, 120.2))
+    auth.rollout(add(c.start, 120.25), [N[0], N[1]])
+    # T0: a long-running migration (run by hand against the RDS instance) takes an ACCESS EXCLUSIVE lock on
+    # accounts.users: every query on it blocks; the 10 pooled connections are all held by blocked queries,
+    # requests wait for a connection (5 s timeout), /healthz (db.PingContext, 1 s budget) times out
+    t0 = add(c.start, 275.6)
+    t_fix = add(c.start, 820.0)
+    pods = kit.live_pods(acc)
+    for i, p in enumerate(pods):
+        s = add(t0, 14 + i * 3.3)
+        probe_storm(p, s, t_fix, end, timeout_msg(p, "/healthz"), 143, "Error", exit_after=0.6)
+        tr = add(t_fix, 6 + i)
+        if tr < end and p.run_at(tr):
+            kit.set_ready(p, tr, True)
+    # HTTP server spans on accounts (called by auth): 5 s pool-wait timeouts
+    t = add(c.start, 10)
+    while t < end:
+        for p in pods:
+            if not p.run_at(t):
+                continue
+            tid, s1 = c.hexs(32), c.hexs(16)
+            st = add(t, c.rng.uniform(0, 5))
+            bad = t0 <= st < t_fix
+            d = 5.001 if bad else c.rng.uniform(0.004, 0.03)
+            spans = [kit.span(c, tid, s1, None, "GET /v1/accounts/{id}", 2, st, add(st, d),
+                              [("http.request.method", "GET"), ("http.route", "/v1/accounts/{id}"),
+                               ("http.response.status_code", 503 if bad else 200)],
+                              "context deadline exceeded" if bad else None)]
+            kit.export_spans(c, add(st, 6), p, spans)
+        t = add(t, 45)
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    podsf = lambda: [p for rs in acc.rs_list for p in acc.pods[rs["metadata"]["name"]]]  # noqa: E731
+    g.sample_otlp(c, podsf, lambda c_, p, t: otlp_sql_pool(c_, p, t, t0, t_fix), 90.0)
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "connection-pool", "DependencyFailure", ("Deployment", "identity", "accounts"),
+           ["DependencyFailure", "ApplicationError"], "Deployment/accounts",
+           "from T+4.5m a hand-run migration holds an ACCESS EXCLUSIVE lock on the accounts database (outside the "
+           "cluster): every query blocks, the Go database/sql pool accounts-pg is pinned at used=max=10 with "
+           "db.client.connection.pending_requests and timeouts climbing, request spans end at 5 s with 503 'context "
+           "deadline exceeded'; /healthz pings the DB with a 1 s budget so readiness AND liveness time out ('context "
+           "deadline exceeded (Client.Timeout exceeded while awaiting headers)') -> 'failed liveness probe, will be "
+           "restarted' -> exit 143 -> restarts with back-off on all three pods (the pool refills at once after each "
+           "restart); memory stays flat (no OOM: unlike the HikariCP variant). Recovers when the lock is released "
+           "(~T+13.7m). No image/config/limit change applied: ProbeMisconfig and ConfigChange are wrong. Decoys: "
+           "accounts-config FEATURE_SSO edit (envFrom, not applied), auth rollout restart.")
+    return write2(rec, name)
+
+
 # =========================================================================== main
+
+# Cases the engine does not answer correctly yet. The suite test requires them to still
+# fail (so that a fix is noticed and the case promoted) and reports why they are open.
+OPEN = {
+    "dependency-postgres-statefulset-too-many-clients.jsonl":
+        "the clean image rollout 6 minutes before the failures is blamed: nothing yet tells a rollout whose "
+        "pods ran healthy from the later database saturation",
+    "networkpolicy-ingress-default-deny-catalog.jsonl":
+        "the only symptoms are the callers' TCP timeouts and failing spans in another namespace; connect failures "
+        "are not symptoms yet and no rule links a policy to failures of pods connecting INTO the pods it selects",
+}
+
 
 def main():
     only = None
@@ -2208,6 +3337,9 @@ def main():
         n, size = fn()
         total += size
         print("%-44s %5d lines %8d bytes" % (EXPECTED[-1]["file"], n, size))
+    for e in EXPECTED:
+        if e["file"] in OPEN:
+            e["open"] = OPEN[e["file"]]
     if not only:
         with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:
             json.dump(EXPECTED, f, indent=2, ensure_ascii=False)

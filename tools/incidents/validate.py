@@ -35,7 +35,7 @@ import validate as ex  # noqa: E402
 
 DIR = os.path.join(ROOT, "tests-data", "incidents")
 MAX_FILE = 1_300_000
-MAX_TOTAL = 25_000_000
+MAX_TOTAL = 30_000_000
 HEX_RE = re.compile(r"^[0-9a-f]+$")
 RCODES = {"NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "TIMEOUT"}
 

@@ -34,6 +34,10 @@ struct Expected {
     /// The incident recurs (a CronJob failing every run): one insight that says so.
     #[serde(default)]
     periodic: bool,
+    /// A case the engine does not answer correctly yet, and why. It must still fail: a
+    /// case that starts passing is reported, to be promoted.
+    #[serde(default)]
+    open: Option<String>,
 }
 
 fn suite_dir() -> PathBuf {
@@ -62,7 +66,9 @@ fn every_incident_is_found_at_rank_one_and_noise_stays_quiet() {
         expected.len()
     );
     let mut failures = Vec::new();
+    let mut open = Vec::new();
     for case in &expected {
+        let before = failures.len();
         let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
             .args(["analyze", "--format", "json"])
             .arg(dir.join(&case.file))
@@ -94,7 +100,10 @@ fn every_incident_is_found_at_rank_one_and_noise_stays_quiet() {
             continue;
         }
         let Some(top) = report.insights.first() else {
-            failures.push(format!("{}: no insight", case.file));
+            match &case.open {
+                Some(reason) => open.push(format!("{}: {reason}", case.file)),
+                None => failures.push(format!("{}: no insight", case.file)),
+            }
             continue;
         };
         let kinds: Vec<&str> = case
@@ -127,7 +136,19 @@ fn every_incident_is_found_at_rank_one_and_noise_stays_quiet() {
                     .unwrap_or_default()
             ));
         }
+        if let Some(reason) = &case.open {
+            if failures.len() == before {
+                failures.push(format!(
+                    "{}: marked open but now passes: promote it",
+                    case.file
+                ));
+            } else {
+                failures.truncate(before);
+                open.push(format!("{}: {reason}", case.file));
+            }
+        }
     }
+    eprintln!("{} open cases:\n{}", open.len(), open.join("\n"));
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",

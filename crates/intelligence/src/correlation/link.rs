@@ -13,6 +13,9 @@ pub enum Link {
     SameEntity,
     /// The cause's ConfigMap or Secret is used by the effect's pod.
     ConfigUsedByPod,
+    /// The cause's ConfigMap or Secret is mounted as a volume by the effect's pod: the only
+    /// way a running container sees a change (env is read when a container is created).
+    ConfigMountedByPod,
     /// The cause's workload controls the effect's pod (directly or through a ReplicaSet).
     WorkloadOwnsPod,
     /// The cause's pod is controlled by the effect's workload (pod failures fail a Job).
@@ -40,6 +43,7 @@ impl Link {
         let key = effect.entity.key();
         match self {
             Self::SameEntity => vec![key],
+            Self::ConfigMountedByPod => topo.related(&key, RelationKind::MountsConfig, at),
             Self::ConfigUsedByPod => {
                 let mut v = topo.related(&key, RelationKind::MountsConfig, at);
                 v.extend(topo.related(&key, RelationKind::ReadsEnvFrom, at));
@@ -90,6 +94,13 @@ impl Link {
             Self::SameEntity => ck == ek,
             Self::ConfigUsedByPod => {
                 topo.uses_config(&ek, &ck, at) || topo.uses_config(&ek, &ck, cause.at)
+            }
+            Self::ConfigMountedByPod => {
+                topo.related(&ek, RelationKind::MountsConfig, at)
+                    .contains(&ck)
+                    || topo
+                        .related(&ek, RelationKind::MountsConfig, cause.at)
+                        .contains(&ck)
             }
             Self::WorkloadOwnsPod => ck != ek && topo.is_owned_by(&ek, &ck, at),
             Self::PodOfWorkload => ck != ek && topo.is_owned_by(&ck, &ek, cause.at),

@@ -43,6 +43,10 @@ fn change_text(e: &Event) -> String {
     }
 }
 
+fn is_config_mount_failure(e: &Event) -> bool {
+    matches!(&e.kind, EventKind::VolumeFailed { message } if message.contains("configmap") || message.contains("secret"))
+}
+
 fn is_restart(e: &Event) -> bool {
     matches!(e.kind, EventKind::RolloutRestarted)
 }
@@ -128,10 +132,24 @@ pub(super) const RULES: &[CausalRule] = &[
         name: "config-change-breaks-running-pods",
         cause: is_config_change,
         effect: is_failed_termination,
-        link: Link::ConfigUsedByPod,
+        link: Link::ConfigMountedByPod,
         max_delay: minutes(15),
         prior: 0.6,
         why: |c, _| format!("{}; the running pod reloaded it and failed", change_text(c)),
+    },
+    CausalRule {
+        name: "config-change-breaks-mount",
+        cause: is_config_change,
+        effect: is_config_mount_failure,
+        link: Link::ConfigMountedByPod,
+        max_delay: minutes(30),
+        prior: 0.85,
+        why: |c, _| {
+            format!(
+                "{}; the pod's volume now refers to a key or object that is not there",
+                change_text(c)
+            )
+        },
     },
     CausalRule {
         name: "config-change-breaks-container-config",
