@@ -6,5 +6,6 @@ pub mod eval;
 pub mod generate;
 pub mod pipeline;
 pub mod publish;
+pub mod record;
 pub mod render;
 pub mod service;

@@ -31,6 +31,7 @@ use node::NodeTracker;
 use storage::ClaimTracker;
 use workload::{AsWorkload, WorkloadTracker};
 
+pub mod live;
 mod node;
 mod peek;
 

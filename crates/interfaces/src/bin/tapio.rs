@@ -54,6 +54,20 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Watch a live cluster's API server and write a recording (kubeconfig or in-cluster).
+    ///
+    /// Example: tapio record -o incident.jsonl.zst --duration 600
+    Record {
+        /// Output recording (.jsonl, .gz or .zst).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Namespaces to watch (repeat); all when none is given. Nodes are always watched.
+        #[arg(long = "namespace", value_name = "NAMESPACE")]
+        namespaces: Vec<String>,
+        /// Stop after this many seconds (default: at Ctrl-C).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<u64>,
+    },
     /// Publish a recording onto the NATS JetStream bus, as node collectors do live.
     ///
     /// Example: tapio publish examples/flagship-configmap-oom.jsonl --nats nats://127.0.0.1:4222
@@ -122,6 +136,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Analyze { file, format } => analyze(&file, format, &config),
         Command::Eval { dir, format } => eval(&dir, format),
+        Command::Record {
+            output,
+            namespaces,
+            duration,
+        } => {
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            let recorded = runtime.block_on(tapio_interfaces::record::record(
+                &output,
+                &namespaces,
+                duration.map(std::time::Duration::from_secs),
+            ))?;
+            eprintln!(
+                "recorded {} lines to {} ({} watch errors)",
+                recorded.lines,
+                output.display(),
+                recorded.watch_errors
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Publish { file, nats } => {
             let url = nats.unwrap_or_else(|| config.pipeline.endpoint.clone());
             anyhow::ensure!(

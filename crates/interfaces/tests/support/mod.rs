@@ -1,5 +1,8 @@
 //! Test support: real processes on loopback.
 
+// Each integration test binary uses a different part of this module.
+#![allow(dead_code)]
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

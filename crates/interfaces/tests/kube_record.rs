@@ -1,0 +1,185 @@
+//! `tapio record` with the real kube-rs client against a real HTTP server that speaks the
+//! Kubernetes list/watch protocol (no API server binary can run on these machines): an
+//! initial list with a resourceVersion, then a chunked watch stream of JSON events, in the
+//! payload shapes the API server sends. The recording must analyse to the incident the
+//! server played, and Secret values must not reach it.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use serde_json::{json, Value};
+use tapio_domain::{InsightReport, RootCauseKind};
+
+/// Collection path -> (list items, watch events streamed to the first watcher).
+type Collections = BTreeMap<String, (Vec<Value>, Vec<Value>)>;
+
+fn ts(offset_secs: i64) -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(offset_secs)).to_string()
+}
+
+fn meta(name: &str, uid: &str, rv: u32) -> Value {
+    json!({"name": name, "namespace": "shop", "uid": uid, "resourceVersion": rv.to_string(),
+           "creationTimestamp": ts(-3600), "managedFields": [{"manager": "kubectl", "operation": "Update"}]})
+}
+
+fn pod(rv: u32, restarts: i32, last: Value, state: Value) -> Value {
+    let mut m = meta(
+        "cart-7d9f8b6c5d-x2x7q",
+        "1b7c7a52-3f7e-4c4e-9a51-0b6f3c0d9e11",
+        rv,
+    );
+    m["labels"] = json!({"app": "cart", "pod-template-hash": "7d9f8b6c5d"});
+    m["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "cart-7d9f8b6c5d",
+        "uid": "9e0c2d5a-8b1f-4a7e-b3c4-2f6d8e9a0b1c", "controller": true, "blockOwnerDeletion": true}]);
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": m,
+        "spec": {"nodeName": "node-1", "containers": [{"name": "cart", "image": "shop/cart:1.4",
+            "envFrom": [{"configMapRef": {"name": "cart-config"}}], "resources": {"limits": {"memory": "512Mi"}}}]},
+        "status": {"phase": "Running", "podIP": "10.1.0.5", "containerStatuses": [{"name": "cart", "image": "shop/cart:1.4",
+            "imageID": "", "ready": restarts == 0, "restartCount": restarts, "lastState": last, "state": state}]}})
+}
+
+fn config(rv: u32, pool: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("cart-config", "5d0e2b1e-0000-4000-8000-0000000000c1", rv),
+           "data": {"DB_POOL_MAX_SIZE": pool}})
+}
+
+/// The story: cart-config's pool size raised, the container reloads it... and is
+/// OOM-killed into CrashLoopBackOff.
+fn collections() -> Collections {
+    let running = json!({"running": {"startedAt": ts(-3000)}});
+    let oom = json!({"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": ts(-3000), "finishedAt": ts(0)}});
+    let backoff = json!({"waiting": {"reason": "CrashLoopBackOff",
+        "message": "back-off 10s restarting failed container=cart pod=cart-7d9f8b6c5d-x2x7q_shop(1b7c7a52-3f7e-4c4e-9a51-0b6f3c0d9e11)"}});
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta("cart-db", "5d0e2b1e-0000-4000-8000-0000000000d1", 12),
+        "type": "Opaque", "data": {"password": "c3VwZXJzZWNyZXQ="}});
+    let mut c = Collections::new();
+    c.insert(
+        "/api/v1/pods".into(),
+        (
+            vec![pod(10, 0, json!({}), running.clone())],
+            vec![json!({"type": "MODIFIED", "object": pod(21, 1, oom, backoff)})],
+        ),
+    );
+    c.insert(
+        "/api/v1/configmaps".into(),
+        (
+            vec![config(11, "20")],
+            vec![json!({"type": "MODIFIED", "object": config(20, "200")})],
+        ),
+    );
+    c.insert("/api/v1/secrets".into(), (vec![secret], vec![]));
+    c
+}
+
+fn list_kind(path: &str) -> &'static str {
+    match path.rsplit('/').next().unwrap_or_default() {
+        "pods" => "PodList",
+        "configmaps" => "ConfigMapList",
+        "secrets" => "SecretList",
+        _ => "List",
+    }
+}
+
+async fn api(
+    State(state): State<std::sync::Arc<std::sync::Mutex<Collections>>>,
+    req: Request,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let watch = req
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .any(|kv| kv == "watch=true" || kv == "watch=1");
+    let (items, events) = {
+        let mut all = state.lock().unwrap();
+        match all.get_mut(&path) {
+            // The scripted events go to the first watch only; a re-watch sees none.
+            Some((items, events)) if watch => (items.clone(), std::mem::take(events)),
+            Some((items, _)) => (items.clone(), Vec::new()),
+            None => (Vec::new(), Vec::new()),
+        }
+    };
+    if !watch {
+        let body = json!({"kind": list_kind(&path), "apiVersion": "v1", "metadata": {"resourceVersion": "100"}, "items": items});
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+    }
+    // A chunked stream: one JSON event per chunk, a pause between them, then the server
+    // ends the watch (as its timeout does) and kube-runtime watches again.
+    let chunks =
+        futures_util::stream::unfold((events.into_iter(), 0u32), |(mut it, n)| async move {
+            tokio::time::sleep(Duration::from_millis(if n == 0 { 300 } else { 100 })).await;
+            let next = it.next()?;
+            Some((Ok::<_, std::io::Error>(format!("{next}\n")), (it, n + 1)))
+        });
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from_stream(chunks))
+        .unwrap()
+}
+
+#[test]
+fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
+    let port = support::free_port();
+    let state = std::sync::Arc::new(std::sync::Mutex::new(collections()));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(api).with_state(state);
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    assert!(support::wait_for_port(port, Duration::from_secs(10)));
+    let dir = std::env::temp_dir().join(format!("tapio-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\ncurrent-context: test\nusers:\n- name: test\n  user: {{}}\n"),
+    )
+    .unwrap();
+    let out = dir.join("recorded.jsonl");
+    let record = Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .args(["record", "--duration", "3", "-o"])
+        .arg(&out)
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .unwrap();
+    assert!(
+        record.status.success(),
+        "{}",
+        String::from_utf8_lossy(&record.stderr)
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !text.contains("c3VwZXJzZWNyZXQ=") && !text.contains("managedFields"),
+        "{text}"
+    );
+    assert!(text.contains("\"source\":\"kubeapi\""));
+
+    let analysed = Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .args(["analyze", "--format", "json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let report: InsightReport = serde_json::from_slice(&analysed.stdout).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let top = report
+        .insights
+        .first()
+        .unwrap_or_else(|| panic!("no insight from:\n{text}"));
+    assert_eq!(top.root_cause.kind, RootCauseKind::ConfigChange, "{top:#?}");
+    assert_eq!(top.root_cause.entity.name, "cart-config");
+}
