@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod emit;
 pub mod kubeapi;
 pub mod kubelet;
+pub mod kubelet_poll;
 pub mod node_sources;
 pub mod otlp;
 pub mod quantity;

@@ -1,5 +1,6 @@
-//! `tapio record`: watch a live cluster's API server and write what it sees as a
-//! recording, so that an incident can be analysed anywhere with `tapio analyze`.
+//! `tapio record`: watch a live cluster's API server (and, through it, every node's
+//! kubelet) and write what it sees as a recording, so that an incident can be analysed
+//! anywhere with `tapio analyze`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use tapio_collectors::kubeapi::live::watch_cluster_objects;
+use tapio_collectors::kubelet_poll::poll_kubelets;
 use tapio_collectors::recording::RecordingWriter;
 use tapio_domain::Source;
 
@@ -17,19 +19,30 @@ pub struct Recorded {
     pub watch_errors: u64,
 }
 
-/// Records until `duration` has passed (or Ctrl-C). The client comes from the kubeconfig
-/// (`KUBECONFIG`, `~/.kube/config`) or, inside a pod, from the service account.
+/// Records until `duration` has passed (or Ctrl-C): the API server's objects, and every
+/// node's kubelet every `kubelet_interval` (not at all when `None`). The client comes
+/// from the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or, inside a pod, from the
+/// service account.
 pub async fn record(
     output: &Path,
     namespaces: &[String],
     duration: Option<Duration>,
+    kubelet_interval: Option<Duration>,
 ) -> Result<Recorded> {
     let client = kube::Client::try_default()
         .await
         .context("cannot build a Kubernetes client (kubeconfig or in-cluster service account)")?;
     let mut writer = RecordingWriter::create(output)
         .with_context(|| format!("cannot create {}", output.display()))?;
-    let mut lines = watch_cluster_objects(&client, namespaces);
+    let objects = watch_cluster_objects(&client, namespaces)
+        .map(|r| r.map(|l| (Source::Kubeapi, l)).map_err(|e| e.to_string()));
+    let kubelets = match kubelet_interval {
+        Some(every) => poll_kubelets(&client, every)
+            .map(|r| r.map(|l| (Source::Kubelet, l)).map_err(|e| e.to_string()))
+            .boxed(),
+        None => futures_util::stream::empty().boxed(),
+    };
+    let mut lines = futures_util::stream::select(objects, kubelets);
     let mut recorded = Recorded::default();
     let stop = async {
         match duration {
@@ -45,14 +58,14 @@ pub async fn record(
             _ = &mut stop => break,
             next = lines.next() => match next {
                 None => break,
-                Some(Ok(line)) => {
-                    writer.write(line.ts, Source::Kubeapi, &line.data)?;
+                Some(Ok((source, line))) => {
+                    writer.write(line.ts, source, &line.data)?;
                     recorded.lines += 1;
                 }
                 Some(Err(e)) => {
                     recorded.watch_errors += 1;
                     if recorded.watch_errors <= 20 {
-                        eprintln!("warning: watch error (retrying with backoff): {e}");
+                        eprintln!("warning: {e} (retrying)");
                     }
                 }
             }

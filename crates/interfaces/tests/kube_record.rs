@@ -74,12 +74,16 @@ fn collections() -> Collections {
         ),
     );
     c.insert("/api/v1/secrets".into(), (vec![secret], vec![]));
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1", "uid": "5d0e2b1e-0000-4000-8000-0000000000e1", "resourceVersion": "5"},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": ts(-86400)}]}});
+    c.insert("/api/v1/nodes".into(), (vec![node], vec![]));
     c
 }
 
 fn list_kind(path: &str) -> &'static str {
     match path.rsplit('/').next().unwrap_or_default() {
         "pods" => "PodList",
+        "nodes" => "NodeList",
         "configmaps" => "ConfigMapList",
         "secrets" => "SecretList",
         _ => "List",
@@ -91,6 +95,22 @@ async fn api(
     req: Request,
 ) -> Response {
     let path = req.uri().path().to_owned();
+    // The kubelet, through the API server's node proxy.
+    if path == "/api/v1/nodes/node-1/proxy/stats/summary" {
+        let summary = json!({"node": {"nodeName": "node-1"}, "pods": [{"podRef": {"name": "cart-7d9f8b6c5d-x2x7q", "namespace": "shop", "uid": "1b7c7a52-3f7e-4c4e-9a51-0b6f3c0d9e11"},
+            "containers": [{"name": "cart", "memory": {"time": ts(0), "workingSetBytes": 400_000_000u64}, "cpu": {"time": ts(0), "usageNanoCores": 250_000_000u64}}]}]});
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(summary.to_string()))
+            .unwrap();
+    }
+    if path == "/api/v1/nodes/node-1/proxy/pods" {
+        let pods = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []});
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(pods.to_string()))
+            .unwrap();
+    }
     let watch = req
         .uri()
         .query()
@@ -152,7 +172,7 @@ fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
     .unwrap();
     let out = dir.join("recorded.jsonl");
     let record = Command::new(env!("CARGO_BIN_EXE_tapio"))
-        .args(["record", "--duration", "3", "-o"])
+        .args(["record", "--duration", "3", "--kubelet-interval", "1", "-o"])
         .arg(&out)
         .env("KUBECONFIG", &kubeconfig)
         .output()
@@ -168,6 +188,10 @@ fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
         "{text}"
     );
     assert!(text.contains("\"source\":\"kubeapi\""));
+    assert!(
+        text.contains("\"source\":\"kubelet\"") && text.contains("\"endpoint\":\"stats/summary\""),
+        "{text}"
+    );
 
     let analysed = Command::new(env!("CARGO_BIN_EXE_tapio"))
         .args(["analyze", "--format", "json"])

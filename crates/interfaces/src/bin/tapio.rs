@@ -67,6 +67,10 @@ enum Command {
         /// Stop after this many seconds (default: at Ctrl-C).
         #[arg(long, value_name = "SECONDS")]
         duration: Option<u64>,
+        /// Poll every node's kubelet (stats/summary, pods) through the API server this
+        /// often; 0 turns it off.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        kubelet_interval: u64,
     },
     /// Publish a recording onto the NATS JetStream bus, as node collectors do live.
     ///
@@ -140,12 +144,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
             namespaces,
             duration,
+            kubelet_interval,
         } => {
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let recorded = runtime.block_on(tapio_interfaces::record::record(
                 &output,
                 &namespaces,
                 duration.map(std::time::Duration::from_secs),
+                (kubelet_interval > 0).then(|| std::time::Duration::from_secs(kubelet_interval)),
             ))?;
             eprintln!(
                 "recorded {} lines to {} ({} watch errors)",
