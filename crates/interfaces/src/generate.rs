@@ -9,18 +9,30 @@ use serde_json::{json, value::RawValue, Value};
 use tapio_collectors::recording::RecordingWriter;
 use tapio_domain::Source;
 
-/// Size and length of the generated cluster.
-#[derive(Debug, Clone)]
+/// Size and length of the generated cluster (also the `tapio generate` options).
+#[derive(Debug, Clone, clap::Args)]
 pub struct ClusterShape {
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 50)]
     pub nodes: usize,
+    /// Pods in the cluster.
+    #[arg(long, default_value_t = 1500)]
     pub pods: usize,
     /// Pods per Deployment.
+    #[arg(long, default_value_t = 10)]
     pub replicas: usize,
+    /// Hours of churn after the initial list.
+    #[arg(long, default_value_t = 1.0)]
     pub hours: f64,
     /// Fraction of Deployments rolled out per hour.
+    #[arg(long, default_value_t = 0.1)]
     pub rollouts_per_hour: f64,
+    /// Seed of the pseudo-random choices (same seed, same recording).
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Inject the incidents (a ConfigMap change that OOM-kills, a bad image rollout).
+    /// Inject the incidents (a ConfigMap change that OOM-kills, a bad image rollout);
+    /// `--no-incidents` gives a healthy cluster.
+    #[arg(long = "no-incidents", action = clap::ArgAction::SetFalse)]
     pub incidents: bool,
 }
 

@@ -58,40 +58,40 @@ fn line<K: Serialize>(kind: &str, object: &K) -> Option<WatchLine> {
     })
 }
 
+/// An object type the live collector can watch.
+pub trait Watchable:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static
+{
+}
+
+impl<K> Watchable for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+fn watch_api<K: Watchable>(api: Api<K>) -> BoxStream<'static, Result<WatchLine, WatchError>> {
+    lines(watcher(api, watcher::Config::default()).default_backoff())
+}
+
+/// A namespaced kind, in one namespace or in all.
 fn watch<K>(
     client: &Client,
     namespace: Option<&str>,
 ) -> BoxStream<'static, Result<WatchLine, WatchError>>
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-    K: Resource<Scope = kube::core::NamespaceResourceScope>,
+    K: Watchable + Resource<Scope = kube::core::NamespaceResourceScope>,
 {
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    lines(watcher(api, watcher::Config::default()).default_backoff())
-}
-
-fn watch_cluster<K>(client: &Client) -> BoxStream<'static, Result<WatchLine, WatchError>>
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    lines(watcher(Api::<K>::all(client.clone()), watcher::Config::default()).default_backoff())
+    watch_api(match namespace {
+        Some(ns) => Api::<K>::namespaced(client.clone(), ns),
+        None => Api::<K>::all(client.clone()),
+    })
 }
 
 fn lines<K, S>(events: S) -> BoxStream<'static, Result<WatchLine, WatchError>>
@@ -123,7 +123,7 @@ pub fn watch_cluster_objects(
     } else {
         namespaces.iter().map(|n| Some(n.as_str())).collect()
     };
-    let mut streams = vec![watch_cluster::<core::v1::Node>(client)];
+    let mut streams = vec![watch_api(Api::<core::v1::Node>::all(client.clone()))];
     for ns in scopes {
         streams.extend([
             watch::<core::v1::Pod>(client, ns),

@@ -89,23 +89,8 @@ enum Command {
         /// Output recording (.jsonl, .gz or .zst).
         #[arg(short, long)]
         output: PathBuf,
-        #[arg(long, default_value_t = 50)]
-        nodes: usize,
-        #[arg(long, default_value_t = 1500)]
-        pods: usize,
-        /// Pods per Deployment.
-        #[arg(long, default_value_t = 10)]
-        replicas: usize,
-        #[arg(long, default_value_t = 1.0)]
-        hours: f64,
-        /// Fraction of Deployments rolled out per hour.
-        #[arg(long, default_value_t = 0.1)]
-        rollouts_per_hour: f64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Leave out the injected incidents (a healthy cluster).
-        #[arg(long)]
-        no_incidents: bool,
+        #[command(flatten)]
+        shape: generate::ClusterShape,
     },
     /// Score the analysis on labelled incidents, beside an N-Sigma baseline run on the same data.
     ///
@@ -185,25 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate {
-            output,
-            nodes,
-            pods,
-            replicas,
-            hours,
-            rollouts_per_hour,
-            seed,
-            no_incidents,
-        } => {
-            let shape = generate::ClusterShape {
-                nodes,
-                pods,
-                replicas,
-                hours,
-                rollouts_per_hour,
-                seed,
-                incidents: !no_incidents,
-            };
+        Command::Generate { output, shape } => {
             let mut writer = tapio_collectors::recording::RecordingWriter::create(&output)
                 .with_context(|| format!("cannot create {}", output.display()))?;
             let generated = generate::generate(&shape, &mut writer)?;
