@@ -28,11 +28,6 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// The record being parsed.
-    pub fn record(&self) -> &Record {
-        self.record
-    }
-
     /// The record's event time.
     pub fn ts(&self) -> Timestamp {
         self.record.ts

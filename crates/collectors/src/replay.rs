@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use tapio_domain::{Observation, Source};
 
-use crate::kubeapi::KubeApiParser;
+use crate::kubeapi::{KubeApiParser, KubeApiStats};
 use crate::recording::{LineError, ReadStats, Record, RecordingReader};
 use crate::{kubelet, node_sources, otlp, ParseError};
 
@@ -40,6 +40,8 @@ pub struct ReplayStats {
     pub read: ReadStats,
     pub records_by_source: BTreeMap<Source, u64>,
     pub observations: u64,
+    /// What the kubeapi parser skipped on purpose (bookmarks, watch errors, unknown kinds).
+    pub kubeapi: KubeApiStats,
 }
 
 /// Reads a recording and yields the observations of each record in event-time order.
@@ -105,6 +107,7 @@ impl<R: BufRead> Replay<R> {
             read: self.reader.stats(),
             records_by_source: self.by_source.clone(),
             observations: self.observations,
+            kubeapi: self.parsers.kubeapi.stats().clone(),
         }
     }
 }

@@ -133,16 +133,3 @@ impl ChainSearch<'_> {
         }
     }
 }
-
-/// The single best chain by a caller-supplied score, root first.
-pub fn build_chain(
-    search: &ChainSearch<'_>,
-    symptom_idx: usize,
-    score: impl Fn(&[CausalStep]) -> f64,
-) -> Vec<CausalStep> {
-    search
-        .chains(symptom_idx)
-        .into_iter()
-        .max_by(|a, b| score(a).total_cmp(&score(b)))
-        .unwrap_or_default()
-}

@@ -7,7 +7,7 @@ mod link;
 pub mod rules;
 mod timeline;
 
-pub use chain::{build_chain, CausalStep, ChainSearch};
+pub use chain::{CausalStep, ChainSearch};
 pub use link::Link;
 pub use rules::{CausalRule, RULES};
 pub use timeline::Timeline;

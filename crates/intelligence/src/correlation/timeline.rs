@@ -2,7 +2,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use tapio_domain::{EntityKey, Event, EventKind, Severity};
 
 use crate::topology::short_host;
@@ -108,31 +108,5 @@ impl Timeline {
             .copied()
             .take_while(|&i| self.events[i].at <= to)
             .collect()
-    }
-
-    /// Time span of retained events.
-    pub fn span(&self) -> Option<(Timestamp, Timestamp)> {
-        let first = self.events.iter().map(|e| e.at).min()?;
-        let last = self.events.iter().map(|e| e.at).max()?;
-        Some((first, last))
-    }
-
-    /// Drops events older than `horizon` before `now` (memory bound for long runs).
-    pub fn evict_before(&mut self, now: Timestamp, horizon: SignedDuration) {
-        let cutoff = now - horizon;
-        if self.events.iter().all(|e| e.at >= cutoff) {
-            return;
-        }
-        let kept: Vec<Event> = std::mem::take(&mut self.events)
-            .into_iter()
-            .filter(|e| e.at >= cutoff)
-            .collect();
-        self.by_entity.clear();
-        self.by_node.clear();
-        self.ids.clear();
-        for e in kept {
-            self.push(e);
-        }
-        self.seal();
     }
 }

@@ -84,11 +84,6 @@ impl SeriesStore {
         self.series.iter()
     }
 
-    /// One series, if known.
-    pub fn get(&self, key: &SeriesKey) -> Option<&VecDeque<(Timestamp, f64)>> {
-        self.series.get(key)
-    }
-
     /// Series of one entity and metric, any attributes.
     pub fn of(
         &self,

@@ -242,6 +242,17 @@ fn analyze(file: &Path, format: Format, config: &config::Config) -> Result<ExitC
     if rejected > 0 || !read.unknown_sources.is_empty() || read.late > 0 {
         eprintln!("summary: {read}");
     }
+    let unknown_kinds = &analysed.replay.kubeapi.unknown_kinds;
+    if !unknown_kinds.is_empty() {
+        let kinds: Vec<String> = unknown_kinds
+            .iter()
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect();
+        eprintln!(
+            "note: kubeapi objects of kinds Tapio does not model were skipped: {}",
+            kinds.join(", ")
+        );
+    }
     print(format, &analysed.report, || {
         render::report(&analysed.report)
     })
