@@ -4,6 +4,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tapio_domain::telemetry::metric_names;
 use tapio_domain::{EntityKind, EntityRef, MetricSample};
 
 use crate::emit::Emitter;
@@ -11,11 +12,6 @@ use crate::kubeapi::PodTracker;
 use crate::recording::Record;
 use crate::ParseError;
 use tapio_domain::Observation;
-
-/// Metric name of a container's working set (what the OOM killer and evictions look at).
-pub const WORKING_SET_METRIC: &str = "container_memory_working_set_bytes";
-/// Metric name of a container's CPU usage in cores.
-pub const CPU_USAGE_METRIC: &str = "container_cpu_usage_cores";
 
 #[derive(Deserialize)]
 struct KubeletLine<'a> {
@@ -113,7 +109,7 @@ pub fn parse(
                             at: t.unwrap_or(record.ts),
                             entity: entity.clone(),
                             service: None,
-                            name: WORKING_SET_METRIC.to_owned(),
+                            name: metric_names::WORKING_SET.to_owned(),
                             value: ws as f64,
                             counter: false,
                             attributes: attrs.clone(),
@@ -124,7 +120,7 @@ pub fn parse(
                             at: t.unwrap_or(record.ts),
                             entity: entity.clone(),
                             service: None,
-                            name: CPU_USAGE_METRIC.to_owned(),
+                            name: metric_names::CPU_USAGE.to_owned(),
                             value: nc as f64 / 1e9,
                             counter: false,
                             attributes: attrs,

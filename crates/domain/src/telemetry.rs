@@ -6,6 +6,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::entity::EntityRef;
 
+/// Names of the metrics Tapio's own collectors produce, shared by collectors and engine.
+pub mod metric_names {
+    /// A container's memory limit in bytes (as kube-state-metrics names it), published by
+    /// the kubeapi parser so that usage can be compared with it.
+    pub const MEMORY_LIMIT: &str = "kube_pod_container_resource_limits_memory_bytes";
+    /// A container's working set in bytes (kubelet stats/summary): what the OOM killer
+    /// and evictions look at.
+    pub const WORKING_SET: &str = "container_memory_working_set_bytes";
+    /// A container's CPU use in cores (kubelet stats/summary).
+    pub const CPU_USAGE: &str = "container_cpu_usage_cores";
+}
+
 /// One metric data point about one entity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSample {

@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodSpec};
+use tapio_domain::telemetry::metric_names;
 use tapio_domain::{
     EntityKey, EntityKind, EntityRef, EntitySnapshot, EventKind, MetricSample, Observation,
     Relation, RelationKind, Severity,
@@ -16,10 +17,6 @@ use crate::quantity::parse_quantity;
 
 /// Waiting reasons that are part of a normal start, not a failure.
 const BENIGN_WAITING: [&str; 2] = ["ContainerCreating", "PodInitializing"];
-
-/// Metric name under which a container's memory limit is published (as kube-state-metrics
-/// names it), so that usage can be compared with it.
-pub const MEMORY_LIMIT_METRIC: &str = "kube_pod_container_resource_limits_memory_bytes";
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct ContainerDigest {
@@ -114,7 +111,7 @@ impl PodTracker {
                     at,
                     entity: entity.clone(),
                     service: None,
-                    name: MEMORY_LIMIT_METRIC.to_owned(),
+                    name: metric_names::MEMORY_LIMIT.to_owned(),
                     value: *limit as f64,
                     counter: false,
                     attributes: vec![("container".to_owned(), container.clone())],

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use tapio_domain::telemetry::metric_names;
 use tapio_domain::{
     Alternative, ChainStep, EntityKey, EntityKind, EntityName, Event, EventId, EventKind, Insight,
     RootCause, RootCauseKind, Symptom,
@@ -21,8 +22,6 @@ use crate::topology::Topology;
 const SYMPTOMS_TRIED: usize = 10;
 /// Evidence ids listed per chain step.
 const EVIDENCE_PER_STEP: usize = 20;
-/// Metric name of container memory limits published by the kubeapi parser.
-const MEMORY_LIMIT_METRIC: &str = "kube_pod_container_resource_limits_memory_bytes";
 
 /// What the analysis reads.
 pub struct Analysis<'a> {
@@ -295,7 +294,7 @@ impl Analysis<'_> {
 
     fn memory_limit(&self, pod: &EntityKey, container: Option<&str>) -> Option<f64> {
         self.series
-            .of(pod, MEMORY_LIMIT_METRIC)
+            .of(pod, metric_names::MEMORY_LIMIT)
             .into_iter()
             .filter(|(k, _)| {
                 container

@@ -205,7 +205,7 @@ mod tests {
         assert!(is_memory_metric("container_memory_working_set_bytes"));
         assert!(is_memory_metric("process.runtime.jvm.memory.usage"));
         assert!(!is_memory_metric(
-            "kube_pod_container_resource_limits_memory_bytes"
+            tapio_domain::telemetry::metric_names::MEMORY_LIMIT
         ));
         assert!(!is_memory_metric("db.client.connection.count"));
     }
