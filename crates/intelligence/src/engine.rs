@@ -20,6 +20,25 @@ fn is_static_metric(name: &str) -> bool {
     name.contains("limit") || name.contains("request") || name.ends_with(".max")
 }
 
+/// A metric departure as an event, its id derived from the series and the onset.
+fn anomaly_event(series_id: &str, entity: EntityRef, metric: String, onset: &Onset) -> Event {
+    Event {
+        id: EventId::derive(Source::Engine, series_id.as_bytes(), "onset"),
+        at: onset.at,
+        source: Source::Engine,
+        kind: EventKind::MetricAnomaly {
+            metric,
+            score: onset.score,
+            baseline: onset.baseline,
+            observed: onset.peak,
+        },
+        severity: Severity::Warning,
+        entity,
+        node: None,
+        raw: RawRef::default(),
+    }
+}
+
 /// Counts of what the engine holds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineStats {
@@ -131,14 +150,14 @@ impl Engine {
         &self.topology
     }
 
-    /// Turns metric departures from baseline into events on the timeline.
+    /// Turns metric departures from baseline into events on the timeline. Only series that
+    /// changed since the last analysis are looked at again (the service keeps analysing).
     fn derive_metric_anomalies(&mut self) {
         let mut derived = Vec::new();
-        for (key, points) in self.series.iter() {
+        for (key, points) in self.series.take_changed() {
             if key.entity.kind != EntityKind::Pod || is_static_metric(&key.metric) {
                 continue;
             }
-            let points: Vec<_> = points.iter().copied().collect();
             let mut onsets: Vec<Onset> = detect_growth_runs(&points, GrowthParams::default());
             if let Some(level) = detect_onset(&points, true, OnsetParams::default()) {
                 if onsets.iter().all(|o| o.at != level.at) {
@@ -146,25 +165,16 @@ impl Engine {
                 }
             }
             for onset in onsets {
-                let series_id = format!(
+                let id = format!(
                     "{}|{}|{:?}|{}",
                     key.entity, key.metric, key.attributes, onset.at
                 );
-                derived.push(Event {
-                    id: EventId::derive(Source::Engine, series_id.as_bytes(), "onset"),
-                    at: onset.at,
-                    source: Source::Engine,
-                    kind: EventKind::MetricAnomaly {
-                        metric: key.metric.clone(),
-                        score: onset.score,
-                        baseline: onset.baseline,
-                        observed: onset.peak,
-                    },
-                    severity: Severity::Warning,
-                    entity: key.entity.to_ref(),
-                    node: None,
-                    raw: RawRef::default(),
-                });
+                derived.push(anomaly_event(
+                    &id,
+                    key.entity.to_ref(),
+                    key.metric.clone(),
+                    &onset,
+                ));
             }
         }
         // Error-log templates that spike become anomalies of their entity too.
@@ -179,22 +189,8 @@ impl Engine {
                 continue;
             };
             let metric = format!("error_logs: {template}");
-            let series_id = format!("{entity}|{metric}|{}", onset.at);
-            derived.push(Event {
-                id: EventId::derive(Source::Engine, series_id.as_bytes(), "onset"),
-                at: onset.at,
-                source: Source::Engine,
-                kind: EventKind::MetricAnomaly {
-                    metric,
-                    score: onset.score,
-                    baseline: onset.baseline,
-                    observed: onset.peak,
-                },
-                severity: Severity::Warning,
-                entity: entity.to_ref(),
-                node: None,
-                raw: RawRef::default(),
-            });
+            let id = format!("{entity}|{metric}|{}", onset.at);
+            derived.push(anomaly_event(&id, entity.to_ref(), metric, &onset));
         }
         derived.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
         for e in derived {

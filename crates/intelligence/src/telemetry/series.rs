@@ -23,6 +23,8 @@ pub struct SeriesStore {
     series: HashMap<SeriesKey, VecDeque<(Timestamp, f64)>>,
     /// Last raw value of each counter series, to turn the next one into a rate.
     counter_last: HashMap<SeriesKey, (Timestamp, f64)>,
+    /// Series that got points since [`SeriesStore::take_changed`] was last called.
+    changed: rustc_hash::FxHashSet<SeriesKey>,
     max_points: usize,
     /// Points dropped because a series was full (memory bound), counted.
     pub evicted_points: u64,
@@ -40,6 +42,7 @@ impl SeriesStore {
         Self {
             series: HashMap::default(),
             counter_last: HashMap::default(),
+            changed: Default::default(),
             max_points: max_points.max(8),
             evicted_points: 0,
         }
@@ -66,6 +69,9 @@ impl SeriesStore {
             }
             value = (sample.value - v0) / dt;
         }
+        if !self.changed.contains(&key) {
+            self.changed.insert(key.clone());
+        }
         let points = self.series.entry(key).or_default();
         // Points arrive in event-time order from the reader; keep it sorted if not.
         let pos = points
@@ -77,6 +83,19 @@ impl SeriesStore {
             points.pop_front();
             self.evicted_points += 1;
         }
+    }
+
+    /// The series that got points since the last call, with their points: what a repeated
+    /// analysis needs to look at again.
+    pub fn take_changed(&mut self) -> Vec<(SeriesKey, Vec<(Timestamp, f64)>)> {
+        let mut keys: Vec<SeriesKey> = self.changed.drain().collect();
+        keys.sort();
+        keys.into_iter()
+            .filter_map(|k| {
+                let points = self.series.get(&k)?.iter().copied().collect();
+                Some((k, points))
+            })
+            .collect()
     }
 
     /// Every series.

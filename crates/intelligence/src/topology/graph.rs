@@ -69,8 +69,8 @@ pub struct Topology {
     /// Entities by namespace and kind (selector matching, pods of a service).
     by_namespace: HashMap<(Option<String>, EntityKind), HashSet<Id>>,
     strings: HashSet<Arc<str>>,
-    /// Observed service-to-service calls: (caller, callee) -> number of calls seen.
-    calls: HashMap<(String, String), u64>,
+    /// Observed service-to-service calls (caller, callee).
+    calls: HashSet<(String, String)>,
 }
 
 /// The first DNS label of a host name: how node names and host names meet.
@@ -161,10 +161,7 @@ impl Topology {
     /// Records an observed call from one service to another.
     pub fn observe_call(&mut self, caller: &str, callee: &str) {
         if caller != callee {
-            *self
-                .calls
-                .entry((caller.to_owned(), callee.to_owned()))
-                .or_default() += 1;
+            self.calls.insert((caller.to_owned(), callee.to_owned()));
         }
     }
 
@@ -172,7 +169,7 @@ impl Topology {
     pub fn callers_of(&self, callee: &str) -> Vec<&str> {
         let mut v: Vec<&str> = self
             .calls
-            .keys()
+            .iter()
             .filter(|(_, c)| c == callee)
             .map(|(a, _)| a.as_str())
             .collect();
@@ -184,7 +181,7 @@ impl Topology {
     pub fn callees_of(&self, caller: &str) -> Vec<&str> {
         let mut v: Vec<&str> = self
             .calls
-            .keys()
+            .iter()
             .filter(|(a, _)| a == caller)
             .map(|(_, c)| c.as_str())
             .collect();
@@ -457,7 +454,7 @@ impl Topology {
     /// Whether the service of `caller` was observed calling the service of `callee`.
     pub fn calls(&self, caller: &EntityKey, callee: &EntityKey, at: Timestamp) -> bool {
         match (self.service_name(caller, at), self.service_name(callee, at)) {
-            (Some(a), Some(b)) => a != b && self.calls.contains_key(&(a, b)),
+            (Some(a), Some(b)) => a != b && self.calls.contains(&(a, b)),
             _ => false,
         }
     }
