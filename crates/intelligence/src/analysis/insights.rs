@@ -13,6 +13,7 @@ use tapio_domain::{
 use super::incidents::Incident;
 use super::recommend::recommend;
 use super::roots::{root_of, RootClass};
+use super::{insight_id, round2};
 use crate::correlation::rules::CASCADE_RULE;
 use crate::correlation::{CausalStep, ChainSearch, Timeline};
 use crate::telemetry::SeriesStore;
@@ -519,13 +520,11 @@ impl Analysis<'_> {
             pattern.push_str("-periodic");
             summary.push_str(&format!("; it recurs every {every} ({times} times so far)"));
         }
-        let id = {
-            let mut h = blake3::Hasher::new();
-            h.update(pattern.as_bytes());
-            h.update(&root_event.id.0.to_be_bytes());
-            h.update(subject_text.as_bytes());
-            format!("in-{}", &h.finalize().to_hex()[..16])
-        };
+        let id = insight_id(&[
+            pattern.as_bytes(),
+            &root_event.id.0.to_be_bytes(),
+            subject_text.as_bytes(),
+        ]);
         Some(Insight {
             id,
             pattern,
@@ -588,10 +587,6 @@ fn slug_label(label: &str) -> String {
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 /// Explains every incident; incidents with the same root event are merged into one

@@ -14,3 +14,17 @@ pub use incidents::{find_incidents, Incident};
 pub use insights::{explain_incidents, Analysis};
 pub use roots::{root_of, RootClass};
 pub use service_insights::service_insights;
+
+/// A stable insight id: the same parts (pattern, root, subject...) give the same id.
+fn insight_id(parts: &[&[u8]]) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in parts {
+        h.update(part);
+    }
+    format!("in-{}", &h.finalize().to_hex()[..16])
+}
+
+/// Confidences are reported with two decimals.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

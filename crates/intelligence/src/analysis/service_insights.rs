@@ -7,6 +7,7 @@ use tapio_domain::{
     ChainStep, EntityName, EventId, Insight, RootCause, RootCauseKind, Source, Symptom,
 };
 
+use super::{insight_id, round2};
 use crate::service_rca::{Candidate, EvidenceFamily, ServiceRanking};
 
 /// Latency or errors must rise at least this much (robust sigmas) for an incident.
@@ -54,10 +55,6 @@ fn service_entity(service: &str, namespace: Option<&str>) -> EntityName {
         namespace: namespace.map(str::to_owned),
         name: service.to_owned(),
     }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 fn recommendations(kind: RootCauseKind, service: &str, namespace: Option<&str>) -> Vec<String> {
@@ -145,13 +142,11 @@ pub fn service_insights(
             });
         }
         let pattern = format!("service-{}", format!("{kind:?}").to_ascii_lowercase());
-        let id = {
-            let mut h = blake3::Hasher::new();
-            h.update(pattern.as_bytes());
-            h.update(c.service.as_bytes());
-            h.update(onset.to_string().as_bytes());
-            format!("in-{}", &h.finalize().to_hex()[..16])
-        };
+        let id = insight_id(&[
+            pattern.as_bytes(),
+            c.service.as_bytes(),
+            onset.to_string().as_bytes(),
+        ]);
         let lead = if rank == 0 && ranking.tie_broken() {
             "Most likely cause (tie broken by corroborating evidence)".to_owned()
         } else if rank == 0 {
