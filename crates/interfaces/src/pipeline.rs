@@ -2,11 +2,12 @@
 //! carried over the in-process bus, and correlated and analysed on another.
 
 use std::io::BufRead;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use tapio_collectors::recording::{LineError, ReaderOptions, RecordingReader};
 use tapio_collectors::{Replay, ReplayStats};
-use tapio_domain::{InsightReport, Stats};
+use tapio_domain::{InsightReport, Observation, Stats};
 use tapio_integrations::bus::memory_bus;
 use tapio_intelligence::{Engine, EngineStats};
 
@@ -23,17 +24,16 @@ pub struct Analysed {
     pub engine: Engine,
 }
 
-/// Replays `input` through parsers, bus and engine. `on_error` hears every rejected line
-/// as it is found (from the reading thread). `buffer_batches` bounds the bus.
-pub fn analyze(
+/// Replays `input` through the collectors' parsers on a thread of its own, handing
+/// batches of about [`BATCH`] observations to `send` until the input ends or `send` says
+/// stop (returns `false`). `on_error` hears every rejected line as it is found.
+pub fn spawn_replay(
     input: Box<dyn BufRead + Send>,
     reader_options: ReaderOptions,
-    buffer_batches: usize,
     mut on_error: Box<dyn FnMut(&LineError) + Send>,
-) -> Analysed {
-    let started = Instant::now();
-    let (publisher, subscriber) = memory_bus(buffer_batches);
-    let producer = std::thread::spawn(move || {
+    mut send: impl FnMut(Vec<Observation>) -> bool + Send + 'static,
+) -> JoinHandle<ReplayStats> {
+    std::thread::spawn(move || {
         let mut replay = Replay::new(RecordingReader::with_options(input, reader_options));
         let mut batch = Vec::with_capacity(BATCH);
         let mut record_obs = Vec::new();
@@ -42,7 +42,7 @@ pub fn analyze(
             batch.append(&mut record_obs);
             if batch.len() >= BATCH || (!more && !batch.is_empty()) {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if publisher.publish(full).is_err() {
+                if !send(full) {
                     break;
                 }
             }
@@ -51,6 +51,21 @@ pub fn analyze(
             }
         }
         replay.stats()
+    })
+}
+
+/// Replays `input` through parsers, bus and engine. `on_error` hears every rejected line
+/// as it is found (from the reading thread). `buffer_batches` bounds the bus.
+pub fn analyze(
+    input: Box<dyn BufRead + Send>,
+    reader_options: ReaderOptions,
+    buffer_batches: usize,
+    on_error: Box<dyn FnMut(&LineError) + Send>,
+) -> Analysed {
+    let started = Instant::now();
+    let (publisher, subscriber) = memory_bus(buffer_batches);
+    let producer = spawn_replay(input, reader_options, on_error, move |batch| {
+        publisher.publish(batch).is_ok()
     });
     let mut engine = Engine::new();
     for batch in subscriber {

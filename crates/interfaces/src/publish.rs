@@ -4,9 +4,10 @@
 use std::io::BufRead;
 
 use anyhow::{Context, Result};
-use tapio_collectors::recording::{LineError, ReaderOptions, RecordingReader};
-use tapio_collectors::Replay;
+use tapio_collectors::recording::{LineError, ReaderOptions};
 use tapio_integrations::bus::nats::{NatsBusConfig, NatsPublisher};
+
+use crate::pipeline::spawn_replay;
 
 /// What a publish run did.
 #[derive(Debug, Clone, Default)]
@@ -20,23 +21,13 @@ pub struct Published {
 pub async fn publish_recording(
     input: Box<dyn BufRead + Send>,
     cfg: &NatsBusConfig,
-    mut on_error: Box<dyn FnMut(&LineError) + Send>,
+    on_error: Box<dyn FnMut(&LineError) + Send>,
 ) -> Result<Published> {
     let mut publisher = NatsPublisher::connect(cfg).await?;
-    // The replay is synchronous: run it on its own thread, with a bounded hand-off.
+    // The replay is synchronous: it runs on its own thread, with a bounded hand-off.
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    let reader = std::thread::spawn(move || {
-        let mut replay = Replay::new(RecordingReader::with_options(
-            input,
-            ReaderOptions::default(),
-        ));
-        let mut batch = Vec::new();
-        while replay.next_batch(&mut batch, &mut *on_error) {
-            if tx.blocking_send(std::mem::take(&mut batch)).is_err() {
-                break;
-            }
-        }
-        replay.stats().read.rejected_total()
+    let reader = spawn_replay(input, ReaderOptions::default(), on_error, move |batch| {
+        tx.blocking_send(batch).is_ok()
     });
     while let Some(batch) = rx.recv().await {
         for o in &batch {
@@ -44,7 +35,7 @@ pub async fn publish_recording(
         }
     }
     publisher.flush().await?;
-    let rejected_lines = reader.join().unwrap_or_default();
+    let rejected_lines = reader.join().unwrap_or_default().read.rejected_total();
     Ok(Published {
         observations: publisher.published,
         duplicates: publisher.duplicates,
