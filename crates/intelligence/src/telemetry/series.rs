@@ -17,14 +17,20 @@ pub struct SeriesKey {
     pub attributes: Vec<(String, String)>,
 }
 
+/// One series' points, and whether it got any since the last analysis.
+#[derive(Debug, Default)]
+struct Series {
+    points: VecDeque<(Timestamp, f64)>,
+    changed: bool,
+}
+
 /// Keeps the most recent points of every series; the oldest points leave first.
 #[derive(Debug)]
 pub struct SeriesStore {
-    series: HashMap<SeriesKey, VecDeque<(Timestamp, f64)>>,
+    series: HashMap<SeriesKey, Series>,
     /// Last raw value of each counter series, to turn the next one into a rate.
     counter_last: HashMap<SeriesKey, (Timestamp, f64)>,
-    /// Series that got points since [`SeriesStore::take_changed`] was last called.
-    changed: rustc_hash::FxHashSet<SeriesKey>,
+
     max_points: usize,
     /// Points dropped because a series was full (memory bound), counted.
     pub evicted_points: u64,
@@ -42,7 +48,7 @@ impl SeriesStore {
         Self {
             series: HashMap::default(),
             counter_last: HashMap::default(),
-            changed: Default::default(),
+
             max_points: max_points.max(8),
             evicted_points: 0,
         }
@@ -69,10 +75,9 @@ impl SeriesStore {
             }
             value = (sample.value - v0) / dt;
         }
-        if !self.changed.contains(&key) {
-            self.changed.insert(key.clone());
-        }
-        let points = self.series.entry(key).or_default();
+        let series = self.series.entry(key).or_default();
+        series.changed = true;
+        let points = &mut series.points;
         // Points arrive in event-time order from the reader; keep it sorted if not.
         let pos = points
             .iter()
@@ -88,19 +93,22 @@ impl SeriesStore {
     /// The series that got points since the last call, with their points: what a repeated
     /// analysis needs to look at again.
     pub fn take_changed(&mut self) -> Vec<(SeriesKey, Vec<(Timestamp, f64)>)> {
-        let mut keys: Vec<SeriesKey> = self.changed.drain().collect();
-        keys.sort();
-        keys.into_iter()
-            .filter_map(|k| {
-                let points = self.series.get(&k)?.iter().copied().collect();
-                Some((k, points))
+        let mut out: Vec<(SeriesKey, Vec<(Timestamp, f64)>)> = self
+            .series
+            .iter_mut()
+            .filter(|(_, s)| s.changed)
+            .map(|(k, s)| {
+                s.changed = false;
+                (k.clone(), s.points.iter().copied().collect())
             })
-            .collect()
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Every series.
     pub fn iter(&self) -> impl Iterator<Item = (&SeriesKey, &VecDeque<(Timestamp, f64)>)> {
-        self.series.iter()
+        self.series.iter().map(|(k, s)| (k, &s.points))
     }
 
     /// Series of one entity and metric, any attributes.
@@ -110,7 +118,6 @@ impl SeriesStore {
         metric: &str,
     ) -> Vec<(&SeriesKey, &VecDeque<(Timestamp, f64)>)> {
         let mut v: Vec<_> = self
-            .series
             .iter()
             .filter(|(k, _)| &k.entity == entity && k.metric == metric)
             .collect();
