@@ -19,3 +19,18 @@ if ! command -v nats-server >/dev/null || ! nats-server --version | grep -q "v${
   hash -r
 fi
 nats-server --version
+
+# Debian packages: clang and the libbpf/libelf headers build the eBPF programs (the `ebpf`
+# feature); journald, etcd, dnsmasq, the CNI plugins and iproute2 are the real components
+# the node-collector tests run against.
+DEBIAN_PACKAGES=(clang libbpf-dev libelf-dev zlib1g-dev systemd etcd-server dnsmasq-base
+  containernetworking-plugins iproute2)
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

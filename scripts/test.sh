@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-test-deps.sh
+./scripts/start-test-services.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
 echo "== cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --all-features --locked

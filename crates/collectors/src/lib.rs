@@ -6,6 +6,7 @@ pub mod emit;
 pub mod kubeapi;
 pub mod kubelet;
 pub mod kubelet_poll;
+pub mod node_agents;
 pub mod node_sources;
 pub mod otlp;
 pub mod quantity;

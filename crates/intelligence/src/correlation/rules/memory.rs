@@ -41,7 +41,9 @@ pub(super) const RULES: &[CausalRule] = &[
         effect: is_oom_termination,
         link: Link::SameEntity,
         max_delay: minutes(2),
-        prior: 0.9,
+        // Not a cause so much as the same fact seen twice: the kernel's record of the kill
+        // (process, limit) is the first and most exact evidence of the kubelet's OOMKilled.
+        prior: 1.0,
         why: |_, _| "the kernel OOM killer chose a process of this container".to_owned(),
     },
     CausalRule {
