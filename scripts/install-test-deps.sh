@@ -23,7 +23,7 @@ nats-server --version
 # Debian packages: clang and the libbpf/libelf headers build the eBPF programs (the `ebpf`
 # feature); journald, etcd, dnsmasq, the CNI plugins and iproute2 are the real components
 # the node-collector tests run against.
-DEBIAN_PACKAGES=(clang libbpf-dev libelf-dev zlib1g-dev systemd etcd-server dnsmasq-base
+DEBIAN_PACKAGES=(clang libbpf-dev libelf-dev zlib1g-dev systemd etcd-server etcd-client dnsmasq-base
   containernetworking-plugins iproute2)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

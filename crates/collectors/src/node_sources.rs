@@ -270,11 +270,26 @@ struct EtcdStatus {
     #[serde(default)]
     leader: Option<serde_json::Value>,
     #[serde(default)]
+    previous_leader: Option<serde_json::Value>,
+    #[serde(default)]
     errors: Vec<String>,
+    #[serde(default)]
+    alarms: Vec<String>,
+    #[serde(default)]
+    latency_ms: Option<f64>,
 }
 
-/// Parses one `etcd` record: status alarms and errors become events; watch responses carry
-/// objects that also arrive through the API server and add nothing here yet.
+/// A status answer slower than this is a slow member (etcd itself warns from 100 ms on
+/// for requests; a status read that takes a second means the member is struggling).
+const ETCD_SLOW_MS: f64 = 1000.0;
+
+fn no_leader(leader: Option<&serde_json::Value>) -> bool {
+    leader.is_some_and(|l| l.is_null() || l == "0" || l == 0)
+}
+
+/// Parses one `etcd` record: no leader, leader changes, alarms, slow answers and errors
+/// in a status become events; watch responses carry objects that also arrive through the
+/// API server and add nothing here yet.
 pub fn parse_etcd(record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseError> {
     let e: EtcdLine = payload(record, "etcd response")?;
     let Some(status) = e.status else {
@@ -282,35 +297,38 @@ pub fn parse_etcd(record: &Record, out: &mut Vec<Observation>) -> Result<(), Par
     };
     let entity = EntityRef::new(EntityKind::EtcdMember, None, &e.endpoint);
     let mut emit = Emitter::new(record, out);
-    if status
-        .leader
-        .as_ref()
-        .is_some_and(|l| l.is_null() || l == "0" || l == 0)
-    {
+    let mut trouble = |discriminator: &str, what: &str, message: String, severity| {
         emit.event(
-            "noleader",
+            discriminator,
             record.ts,
             EventKind::EtcdTrouble {
-                what: "no leader".to_owned(),
-                message: String::new(),
+                what: what.to_owned(),
+                message,
             },
-            Severity::Critical,
+            severity,
             entity.clone(),
             None,
         );
+    };
+    if no_leader(status.leader.as_ref()) && status.errors.is_empty() {
+        trouble("noleader", "no leader", String::new(), Severity::Critical);
+    }
+    if let (Some(from), Some(to)) = (&status.previous_leader, &status.leader) {
+        if !no_leader(Some(to)) {
+            let message = format!("leader changed from {from} to {to}");
+            trouble("leader", "leader change", message, Severity::Warning);
+        }
+    }
+    for (i, alarm) in status.alarms.iter().enumerate() {
+        let message = format!("alarm {alarm} raised");
+        trouble(&format!("alarm/{i}"), "alarm", message, Severity::Critical);
+    }
+    if let Some(ms) = status.latency_ms.filter(|&ms| ms >= ETCD_SLOW_MS) {
+        let message = format!("status answered in {ms:.0} ms");
+        trouble("slow", "slow response", message, Severity::Warning);
     }
     for (i, err) in status.errors.iter().enumerate() {
-        emit.event(
-            &format!("error/{i}"),
-            record.ts,
-            EventKind::EtcdTrouble {
-                what: "error".to_owned(),
-                message: err.clone(),
-            },
-            Severity::Error,
-            entity.clone(),
-            None,
-        );
+        trouble(&format!("error/{i}"), "error", err.clone(), Severity::Error);
     }
     Ok(())
 }

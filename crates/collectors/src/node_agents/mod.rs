@@ -4,6 +4,7 @@
 
 pub mod cgroups;
 pub mod ebpf;
+pub mod etcd;
 pub mod journal;
 
 use jiff::Timestamp;
