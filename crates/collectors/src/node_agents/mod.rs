@@ -3,6 +3,7 @@
 //! of its source, so that the same parser reads them live and in replay.
 
 pub mod cgroups;
+pub mod cni;
 pub mod dns;
 pub mod ebpf;
 pub mod etcd;
