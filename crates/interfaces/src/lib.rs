@@ -4,8 +4,10 @@
 pub mod config;
 pub mod eval;
 pub mod generate;
+pub mod live;
 pub mod pipeline;
 pub mod publish;
 pub mod record;
 pub mod render;
+pub mod run;
 pub mod service;

@@ -151,6 +151,7 @@ async fn api(
 fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
     let port = support::free_port();
     let state = std::sync::Arc::new(std::sync::Mutex::new(collections()));
+    let script = state.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async move {
@@ -172,7 +173,8 @@ fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
     .unwrap();
     let out = dir.join("recorded.jsonl");
     let record = Command::new(env!("CARGO_BIN_EXE_tapio"))
-        .args(["record", "--duration", "3", "--kubelet-interval", "1", "-o"])
+        .args(["record", "--duration", "3", "--kubelet-interval", "1"])
+        .args(["--collector", "kubeapi", "--collector", "kubelet", "-o"])
         .arg(&out)
         .env("KUBECONFIG", &kubeconfig)
         .output()
@@ -199,6 +201,53 @@ fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
         .output()
         .unwrap();
     let report: InsightReport = serde_json::from_slice(&analysed.stdout).unwrap();
+
+    // The live run against the same server (playing the incident again) reaches the
+    // same conclusions.
+    *script.lock().unwrap() = collections();
+    let live = Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .args([
+            "run",
+            "--duration",
+            "3",
+            "--interval",
+            "1",
+            "--kubelet-interval",
+            "1",
+        ])
+        .args([
+            "--collector",
+            "kubeapi",
+            "--collector",
+            "kubelet",
+            "--format",
+            "json",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&live.stderr);
+    assert!(live.status.success(), "{stderr}");
+    assert!(stderr.contains("kubeapi  active"), "{stderr}");
+    let live: InsightReport = serde_json::from_slice(&live.stdout).unwrap();
+    let conclusions = |r: &InsightReport| {
+        r.insights
+            .iter()
+            .map(|i| {
+                (
+                    i.pattern.clone(),
+                    i.root_cause.entity.clone(),
+                    i.symptom.entity.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        conclusions(&live),
+        conclusions(&report),
+        "{stderr}\n{:?}",
+        live.stats
+    );
     let _ = std::fs::remove_dir_all(&dir);
     let top = report
         .insights

@@ -8,8 +8,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use std::time::Duration;
 use tapio_collectors::recording::{open_input, ReaderOptions};
-use tapio_interfaces::{config, eval, generate, pipeline, render};
+
+use tapio_collectors::node_agents::journal::JournalConfig;
+use tapio_interfaces::{config, eval, generate, live, pipeline, render, run};
 
 /// Parsing allocates and frees many small objects across the reading and analysing
 /// threads; mimalloc handles that far better than the system allocator.
@@ -54,23 +57,46 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Watch a live cluster's API server and write a recording (kubeconfig or in-cluster).
+    /// Run the live collectors and the engine in this process, printing insights as they appear.
+    ///
+    /// Starts every enabled collector whose prerequisites exist (the API server through
+    /// the kubeconfig or in-cluster account, this node's kernel, journal, DNS, CNI, etcd)
+    /// and says which are active and why the others are not.
+    ///
+    /// Example: sudo tapio run --record incident.jsonl.zst
+    Run {
+        #[command(flatten)]
+        live: LiveArgs,
+        /// Also write everything seen to this recording (.jsonl, .gz or .zst).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Re-analyse this often.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        interval: u64,
+        /// Stop after this many seconds (default: at Ctrl-C).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<u64>,
+        /// Publish to the NATS bus (nats://host:port) for correlation-service instead of
+        /// analysing here.
+        #[arg(long, value_name = "URL")]
+        pipeline: Option<String>,
+        /// Output format: text prints each new insight as it appears; json prints the
+        /// final report (the insight JSON contract) at the end.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run the live collectors and write what they see as a recording for `tapio analyze`.
     ///
     /// Example: tapio record -o incident.jsonl.zst --duration 600
     Record {
         /// Output recording (.jsonl, .gz or .zst).
         #[arg(short, long)]
         output: PathBuf,
-        /// Namespaces to watch (repeat); all when none is given. Nodes are always watched.
-        #[arg(long = "namespace", value_name = "NAMESPACE")]
-        namespaces: Vec<String>,
+        #[command(flatten)]
+        live: LiveArgs,
         /// Stop after this many seconds (default: at Ctrl-C).
         #[arg(long, value_name = "SECONDS")]
         duration: Option<u64>,
-        /// Poll every node's kubelet (stats/summary, pods) through the API server this
-        /// often; 0 turns it off.
-        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-        kubelet_interval: u64,
     },
     /// Publish a recording onto the NATS JetStream bus, as node collectors do live.
     ///
@@ -106,6 +132,70 @@ enum Command {
     },
 }
 
+/// What the live collectors watch (shared by `run` and `record`).
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Collectors to start (repeat): kubeapi, kubelet, ebpf, etcd, systemd, cni, dns.
+    /// Default: `collectors.enabled` of the configuration (all of them).
+    #[arg(long = "collector", value_name = "NAME")]
+    collectors: Vec<String>,
+    /// Namespaces to watch (repeat); all when none is given. Nodes are always watched.
+    #[arg(long = "namespace", value_name = "NAMESPACE")]
+    namespaces: Vec<String>,
+    /// Poll every node's kubelet (stats/summary, pods) through the API server this
+    /// often; 0 turns it off.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    kubelet_interval: u64,
+    /// etcd client URL (repeat) for the etcd collector.
+    #[arg(
+        long = "etcd",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:2379"
+    )]
+    etcd: Vec<String>,
+    /// Network namespace to capture DNS in (e.g. /proc/<pid>/ns/net); this one by default.
+    #[arg(long, value_name = "PATH")]
+    dns_netns: Option<PathBuf>,
+    /// Directory of the node's CNI configuration.
+    #[arg(long, value_name = "DIR", default_value = "/etc/cni/net.d")]
+    cni_conf_dir: PathBuf,
+    /// systemd unit (repeat) whose journal to follow; default kubelet and container runtimes.
+    #[arg(long = "journal-unit", value_name = "UNIT")]
+    journal_units: Vec<String>,
+    /// File that keeps the journal cursor between runs.
+    #[arg(long, value_name = "FILE")]
+    journal_cursor: Option<PathBuf>,
+}
+
+impl LiveArgs {
+    fn options(self, config: &config::Config) -> live::LiveOptions {
+        let mut collectors = if self.collectors.is_empty() {
+            config.collectors.enabled.clone()
+        } else {
+            self.collectors
+        };
+        if self.kubelet_interval == 0 {
+            collectors.retain(|c| c != "kubelet");
+        }
+        let mut journal = JournalConfig {
+            cursor_file: self.journal_cursor,
+            ..JournalConfig::default()
+        };
+        if !self.journal_units.is_empty() {
+            journal.units = self.journal_units;
+        }
+        live::LiveOptions {
+            collectors,
+            namespaces: self.namespaces,
+            kubelet_interval: Duration::from_secs(self.kubelet_interval.max(1)),
+            etcd_endpoints: self.etcd,
+            dns_netns: self.dns_netns,
+            cni_conf_dir: self.cni_conf_dir,
+            journal,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -127,23 +217,63 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval { dir, format } => eval(&dir, format),
         Command::Record {
             output,
-            namespaces,
+            live,
             duration,
-            kubelet_interval,
         } => {
+            check_collectors(&live.collectors)?;
+            let options = live.options(&config);
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let recorded = runtime.block_on(tapio_interfaces::record::record(
                 &output,
-                &namespaces,
-                duration.map(std::time::Duration::from_secs),
-                (kubelet_interval > 0).then(|| std::time::Duration::from_secs(kubelet_interval)),
+                &options,
+                duration.map(Duration::from_secs),
             ))?;
-            eprintln!(
-                "recorded {} lines to {} ({} watch errors)",
-                recorded.lines,
-                output.display(),
-                recorded.watch_errors
-            );
+            eprintln!("recorded {} lines to {}", recorded.lines, output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            live,
+            record,
+            interval,
+            duration,
+            pipeline,
+            format,
+        } => {
+            check_collectors(&live.collectors)?;
+            let pipeline = pipeline.map(|url| {
+                let mut bus = tapio_integrations::bus::nats::NatsBusConfig::new(&url);
+                bus.max_in_flight = config.collectors.buffer_size;
+                bus
+            });
+            let options = run::RunOptions {
+                live: live.options(&config),
+                record,
+                analyze_every: Duration::from_secs(interval.max(1)),
+                duration: duration.map(Duration::from_secs),
+                pipeline,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            let mut n = 0;
+            let report = runtime.block_on(run::run(options, |insight| {
+                if matches!(format, Format::Text) {
+                    n += 1;
+                    let mut text = String::new();
+                    render::insight(&mut text, n, insight);
+                    print!("{text}");
+                    let _ = std::io::stdout().flush();
+                }
+            }))?;
+            if matches!(format, Format::Json) {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                eprintln!(
+                    "{} lines ({} rejected), {} events, {} insights",
+                    report.stats.lines,
+                    report.stats.rejected,
+                    report.stats.events,
+                    report.insights.len()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Publish { file, nats } => {
@@ -187,6 +317,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Rejects unknown collector names before anything starts.
+fn check_collectors(names: &[String]) -> Result<()> {
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|n| !config::COLLECTORS.contains(&n.as_str()))
+        .collect();
+    anyhow::ensure!(
+        unknown.is_empty(),
+        "unknown collector(s) {unknown:?}; known: {}",
+        config::COLLECTORS.join(", ")
+    );
+    Ok(())
 }
 
 fn eval(dir: &Path, format: Format) -> Result<ExitCode> {

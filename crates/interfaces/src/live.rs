@@ -1,0 +1,345 @@
+//! The live collectors `tapio run` and `tapio record` start: each one whose prerequisites
+//! exist, with a status line for every one that does not (and why), all sending their
+//! lines into one bounded channel. A collector that fails later is reported and the
+//! others go on.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tapio_collectors::kubeapi::live::watch_cluster_objects;
+use tapio_collectors::kubelet_poll::poll_kubelets;
+use tapio_collectors::node_agents::{cni, dns, ebpf, etcd, journal, LineSender, LiveLine};
+use tapio_domain::Source;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// What to collect and where.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Collector names (`crate::config::COLLECTORS`).
+    pub collectors: Vec<String>,
+    /// Namespaces the kubeapi collector watches; all when empty.
+    pub namespaces: Vec<String>,
+    /// How often every node's kubelet is polled through the API server.
+    pub kubelet_interval: Duration,
+    pub etcd_endpoints: Vec<String>,
+    /// Network namespace the DNS collector captures in (its own when `None`).
+    pub dns_netns: Option<PathBuf>,
+    pub cni_conf_dir: PathBuf,
+    pub journal: journal::JournalConfig,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            collectors: crate::config::COLLECTORS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            namespaces: Vec::new(),
+            kubelet_interval: Duration::from_secs(30),
+            etcd_endpoints: etcd::EtcdConfig::default().endpoints,
+            dns_netns: None,
+            cni_conf_dir: cni::CniConfig::default().conf_dir,
+            journal: journal::JournalConfig::default(),
+        }
+    }
+}
+
+/// Whether a collector runs, and what it watches or why it does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorStatus {
+    pub name: String,
+    pub active: bool,
+    pub detail: String,
+}
+
+impl std::fmt::Display for CollectorStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.active { "active  " } else { "inactive" };
+        write!(f, "{:<8} {state} {}", self.name, self.detail)
+    }
+}
+
+/// The running collectors. Dropping them stops them.
+pub struct Collectors {
+    pub statuses: Vec<CollectorStatus>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<(String, Result<(), String>)>,
+    #[cfg(feature = "ebpf")]
+    _ebpf: Option<ebpf::EbpfHandle>,
+    _dns: Option<dns::DnsHandle>,
+}
+
+impl Collectors {
+    /// Whether any collector task still runs (thread-based ones run until stopped).
+    pub fn running(&self) -> bool {
+        !self.tasks.is_empty()
+    }
+
+    /// Waits for the next collector that ends and says how (`None` when none runs).
+    pub async fn next_ended(&mut self) -> Option<(String, Result<(), String>)> {
+        self.tasks
+            .join_next()
+            .await
+            .map(|r| r.unwrap_or_else(|e| ("collector".to_owned(), Err(format!("panicked: {e}")))))
+    }
+
+    /// Asks every collector to stop and waits for them (journal cursors are saved).
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Completes after `duration`, or at Ctrl-C when there is none.
+pub async fn stop_after(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Says on standard error that a collector stopped, and why.
+pub fn report_ended(name: &str, how: &Result<(), String>) {
+    match how {
+        Ok(()) => eprintln!("collector {name} stopped"),
+        Err(e) => eprintln!("collector {name} failed: {e} (the others go on)"),
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Starts every enabled collector whose prerequisites exist.
+pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
+    let (stop, stop_rx) = watch::channel(false);
+    let mut collectors = Collectors {
+        statuses: Vec::new(),
+        stop,
+        tasks: JoinSet::new(),
+        #[cfg(feature = "ebpf")]
+        _ebpf: None,
+        _dns: None,
+    };
+    let enabled = |name: &str| options.collectors.iter().any(|c| c == name);
+    let status = |name: &str, active: bool, detail: String| (name.to_owned(), active, detail);
+    let mut statuses = Vec::new();
+
+    // kubeapi and kubelet share the API server client.
+    if enabled("kubeapi") || enabled("kubelet") {
+        match kube::Client::try_default().await {
+            Ok(client) => {
+                if enabled("kubeapi") {
+                    let stream = watch_cluster_objects(&client, &options.namespaces)
+                        .map(|r| r.map(|l| (Source::Kubeapi, l)).map_err(|e| e.to_string()));
+                    spawn_stream(
+                        &mut collectors.tasks,
+                        "kubeapi",
+                        stream.boxed(),
+                        out.clone(),
+                        stop_rx.clone(),
+                    );
+                    let scope = if options.namespaces.is_empty() {
+                        "all namespaces".to_owned()
+                    } else {
+                        options.namespaces.join(", ")
+                    };
+                    statuses.push(status("kubeapi", true, format!("watching {scope}")));
+                }
+                if enabled("kubelet") {
+                    let stream = poll_kubelets(&client, options.kubelet_interval)
+                        .map(|r| r.map(|l| (Source::Kubelet, l)).map_err(|e| e.to_string()));
+                    spawn_stream(
+                        &mut collectors.tasks,
+                        "kubelet",
+                        stream.boxed(),
+                        out.clone(),
+                        stop_rx.clone(),
+                    );
+                    let every = options.kubelet_interval.as_secs();
+                    statuses.push(status(
+                        "kubelet",
+                        true,
+                        format!("polling every node every {every} s through the API server"),
+                    ));
+                }
+            }
+            Err(e) => {
+                let why =
+                    format!("no Kubernetes API server: {e} (set KUBECONFIG, or run in a pod)");
+                for name in ["kubeapi", "kubelet"].into_iter().filter(|n| enabled(n)) {
+                    statuses.push(status(name, false, why.clone()));
+                }
+            }
+        }
+    }
+
+    if enabled("ebpf") {
+        #[cfg(feature = "ebpf")]
+        match ebpf::start(ebpf::EbpfConfig::default(), out.clone()) {
+            Ok(handle) => {
+                let detail = format!("{} programs attached", handle.programs().len());
+                collectors._ebpf = Some(handle);
+                statuses.push(status("ebpf", true, detail));
+            }
+            Err(e) => statuses.push(status("ebpf", false, e.to_string())),
+        }
+        #[cfg(not(feature = "ebpf"))]
+        statuses.push(status("ebpf", false, ebpf::EbpfError::NotBuilt.to_string()));
+    }
+
+    if enabled("systemd") {
+        let config = options.journal.clone();
+        match journal::check_prerequisites(&config).await {
+            Ok(()) => {
+                let mut follow: Vec<String> = config.units.clone();
+                follow.extend(config.identifiers.iter().cloned());
+                let stop = stopped(stop_rx.clone());
+                let out = out.clone();
+                collectors.tasks.spawn(async move {
+                    let r = journal::follow(config, out, stop).await;
+                    ("systemd".to_owned(), r.map_err(|e| e.to_string()))
+                });
+                statuses.push(status(
+                    "systemd",
+                    true,
+                    format!("following {}", follow.join(", ")),
+                ));
+            }
+            Err(e) => statuses.push(status("systemd", false, e.to_string())),
+        }
+    }
+
+    if enabled("dns") {
+        let config = dns::DnsConfig {
+            netns: options.dns_netns.clone(),
+            ..dns::DnsConfig::default()
+        };
+        let place = config
+            .netns
+            .as_ref()
+            .map_or("this network namespace".to_owned(), |p| {
+                p.display().to_string()
+            });
+        match dns::start(config, out.clone()) {
+            Ok(handle) => {
+                collectors._dns = Some(handle);
+                statuses.push(status("dns", true, format!("capturing port 53 in {place}")));
+            }
+            Err(e) => statuses.push(status("dns", false, e.to_string())),
+        }
+    }
+
+    if enabled("cni") {
+        match cni::discover_pools(&options.cni_conf_dir) {
+            Ok(pools) => {
+                let names: Vec<String> = pools.iter().map(|p| p.network.clone()).collect();
+                let config = cni::CniConfig {
+                    conf_dir: options.cni_conf_dir.clone(),
+                    ..cni::CniConfig::default()
+                };
+                let (stop, out) = (stopped(stop_rx.clone()), out.clone());
+                collectors.tasks.spawn(async move {
+                    cni::watch(config, pools, out, stop).await;
+                    ("cni".to_owned(), Ok(()))
+                });
+                statuses.push(status(
+                    "cni",
+                    true,
+                    format!("watching the IP pools of {}", names.join(", ")),
+                ));
+            }
+            Err(e) => statuses.push(status("cni", false, e.to_string())),
+        }
+    }
+
+    if enabled("etcd") {
+        let first = options.etcd_endpoints.first().cloned().unwrap_or_default();
+        let probe = etcd::read_status(&first, Duration::from_secs(2)).await;
+        if probe.errors.is_empty() {
+            let config = etcd::EtcdConfig {
+                endpoints: options.etcd_endpoints.clone(),
+                ..etcd::EtcdConfig::default()
+            };
+            let (stop, out) = (stopped(stop_rx.clone()), out.clone());
+            collectors.tasks.spawn(async move {
+                let r = etcd::watch(config, out, stop).await;
+                ("etcd".to_owned(), r.map(|_| ()).map_err(|e| e.to_string()))
+            });
+            statuses.push(status(
+                "etcd",
+                true,
+                format!("watching {}", options.etcd_endpoints.join(", ")),
+            ));
+        } else {
+            statuses.push(status(
+                "etcd",
+                false,
+                format!(
+                    "{} (set --etcd to a member's client URL)",
+                    probe.errors.join("; ")
+                ),
+            ));
+        }
+    }
+
+    collectors.statuses = statuses
+        .into_iter()
+        .map(|(name, active, detail)| CollectorStatus {
+            name,
+            active,
+            detail,
+        })
+        .collect();
+    collectors
+}
+
+/// Forwards a kube-rs stream into `out`; watch errors are retried by kube-runtime and
+/// reported here (the first few).
+fn spawn_stream<E: std::fmt::Display + Send + 'static>(
+    tasks: &mut JoinSet<(String, Result<(), String>)>,
+    name: &'static str,
+    mut stream: futures_util::stream::BoxStream<
+        'static,
+        Result<(Source, tapio_collectors::kubeapi::live::WatchLine), E>,
+    >,
+    out: LineSender,
+    stop_rx: watch::Receiver<bool>,
+) {
+    tasks.spawn(async move {
+        let stop = stopped(stop_rx);
+        tokio::pin!(stop);
+        let mut errors = 0u64;
+        loop {
+            let next = tokio::select! {
+                () = &mut stop => break,
+                next = stream.next() => next,
+            };
+            match next {
+                None => break,
+                Some(Ok((source, line))) => {
+                    let line = LiveLine {
+                        ts: line.ts,
+                        source,
+                        data: line.data,
+                    };
+                    if out.send(line).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Err(e)) => {
+                    errors += 1;
+                    if errors <= 20 {
+                        eprintln!("warning: {name}: {e} (retrying)");
+                    }
+                }
+            }
+        }
+        (name.to_owned(), Ok(()))
+    });
+}

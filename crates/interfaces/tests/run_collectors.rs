@@ -1,0 +1,58 @@
+//! `tapio run` starts the collectors whose prerequisites exist, says which are active and
+//! why the others are not, and goes on with the rest.
+
+use std::process::Command;
+
+#[test]
+fn inactive_collectors_are_named_with_their_reason_and_the_rest_run() {
+    let dir = std::env::temp_dir().join(format!("tapio-run-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .args(["run", "--duration", "1", "--format", "json"])
+        .args(["--collector", "cni", "--cni-conf-dir"])
+        .arg(dir.join("missing"))
+        .args(["--collector", "etcd", "--etcd", "http://127.0.0.1:1"])
+        .args([
+            "--collector",
+            "systemd",
+            "--journal-unit",
+            "tapio-test-nothing.service",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cni      inactive cannot read CNI configurations in"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("etcd     inactive unreachable"), "{stderr}");
+    assert!(
+        stderr.contains("systemd  active   following tapio-test-nothing.service"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["insights"], serde_json::json!([]));
+}
+
+#[test]
+fn nothing_to_run_is_an_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .args([
+            "run",
+            "--duration",
+            "1",
+            "--collector",
+            "cni",
+            "--cni-conf-dir",
+            "/nonexistent",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no collector could start"));
+    let bad = Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .args(["run", "--collector", "kubeapi", "--collector", "nope"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown collector"));
+}
