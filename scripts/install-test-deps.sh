@@ -22,9 +22,9 @@ nats-server --version
 
 # Debian packages: clang and the libbpf/libelf headers build the eBPF programs (the `ebpf`
 # feature); journald, etcd, dnsmasq, the CNI plugins and iproute2 are the real components
-# the node-collector tests run against.
+# the node-collector tests run against; chromium renders the web UI in its end-to-end test.
 DEBIAN_PACKAGES=(clang libbpf-dev libelf-dev zlib1g-dev systemd etcd-server etcd-client dnsmasq-base
-  containernetworking-plugins iproute2)
+  containernetworking-plugins iproute2 chromium)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

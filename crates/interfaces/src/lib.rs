@@ -4,7 +4,9 @@
 pub mod config;
 pub mod eval;
 pub mod generate;
+pub mod http_api;
 pub mod live;
+pub mod news;
 pub mod pipeline;
 pub mod publish;
 pub mod record;

@@ -3,7 +3,6 @@
 //! insights are printed as they appear. With `--pipeline nats://...` the observations go
 //! to the NATS bus for `correlation-service` instead.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use tapio_integrations::bus::nats::{NatsBusConfig, NatsPublisher};
 use tapio_intelligence::Engine;
 
 use crate::live::{self, LiveOptions};
+use crate::news::InsightNews;
 
 /// Lines in flight between the collectors and the engine.
 const CHANNEL: usize = 4096;
@@ -71,7 +71,7 @@ pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Resul
     let mut observations = Vec::new();
     let mut lines = 0u64;
     let mut rejected = 0u64;
-    let mut shown: HashMap<String, String> = HashMap::new();
+    let mut news = InsightNews::default();
     let mut ticker = tokio::time::interval(options.analyze_every);
     let stop = live::stop_after(options.duration);
     tokio::pin!(stop);
@@ -84,7 +84,7 @@ pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Resul
             }
             _ = ticker.tick() => {
                 if let Sink::Embedded(engine) = &mut sink {
-                    announce(&engine.analyze(), &mut shown, &mut on_new);
+                    news.changed(&engine.analyze()).into_iter().for_each(&mut on_new);
                 }
                 continue;
             }
@@ -118,7 +118,7 @@ pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Resul
     let (insights, stats) = match &mut sink {
         Sink::Embedded(engine) => {
             let last = engine.analyze();
-            announce(&last, &mut shown, &mut on_new);
+            news.changed(&last).into_iter().for_each(&mut on_new);
             (last, engine.stats())
         }
         Sink::Nats(publisher) => {
@@ -148,18 +148,4 @@ async fn deliver(sink: &mut Sink, observations: &mut Vec<Observation>) -> Result
         }
     }
     Ok(())
-}
-
-/// Calls `on_new` for insights not shown yet, or whose summary changed.
-fn announce(
-    insights: &[Insight],
-    shown: &mut HashMap<String, String>,
-    on_new: &mut impl FnMut(&Insight),
-) {
-    for i in insights {
-        if shown.get(&i.id) != Some(&i.summary) {
-            shown.insert(i.id.clone(), i.summary.clone());
-            on_new(i);
-        }
-    }
 }

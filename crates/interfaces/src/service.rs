@@ -4,15 +4,16 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use axum::routing::get;
-use axum::Router;
-use tapio_domain::{InsightReport, Stats};
+use anyhow::Result;
+use tapio_domain::{Insight, InsightReport, Stats};
 use tapio_integrations::bus::nats::{NatsBusConfig, NatsSubscriber};
 use tapio_intelligence::Engine;
+
+use crate::http_api::{self, ApiState};
+use crate::news::InsightNews;
 
 /// Most messages taken per fetch.
 const FETCH: usize = 512;
@@ -27,8 +28,10 @@ pub struct ServiceOptions {
     pub durable: String,
     /// Subjects consumed.
     pub filter: String,
-    /// HTTP address for /healthz, /metrics and /insights (`None`: no HTTP).
+    /// HTTP address for the UI, the insights API, /metrics and /healthz (`None`: no HTTP).
     pub listen: Option<SocketAddr>,
+    /// Bearer token the API requires (`None`: open, which only loopback allows).
+    pub token: Option<String>,
     /// Stop after the stream has been drained and idle this long (for batch runs and tests).
     pub exit_when_idle: Option<Duration>,
 }
@@ -45,7 +48,8 @@ pub struct ServiceMetrics {
 }
 
 impl ServiceMetrics {
-    fn render(&self) -> String {
+    /// The Prometheus text exposition of the counters.
+    pub fn render(&self) -> String {
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
                         "# HELP tapio_observations_consumed_total Observations taken from the bus.\n# TYPE tapio_observations_consumed_total counter\ntapio_observations_consumed_total {}\n\
@@ -64,48 +68,21 @@ impl ServiceMetrics {
     }
 }
 
-/// State shared with the HTTP handlers.
-#[derive(Default)]
-struct Shared {
-    metrics: ServiceMetrics,
-    report: Mutex<InsightReport>,
-}
-
-async fn serve_http(addr: SocketAddr, shared: Arc<Shared>) -> Result<()> {
-    let metrics = Arc::clone(&shared);
-    let insights = Arc::clone(&shared);
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route(
-            "/metrics",
-            get(move || async move { metrics.metrics.render() }),
-        )
-        .route(
-            "/insights",
-            get(move || async move {
-                let report = insights
-                    .report
-                    .lock()
-                    .map(|r| r.clone())
-                    .unwrap_or_default();
-                axum::Json(report)
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    axum::serve(listener, app)
-        .await
-        .context("HTTP server failed")
-}
-
 /// Runs the service; returns the last report when `exit_when_idle` ends it.
 pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
-    let shared = Arc::new(Shared::default());
+    let metrics = Arc::new(ServiceMetrics::default());
+    let api = {
+        let metrics = Arc::clone(&metrics);
+        ApiState::new(options.token.clone(), Box::new(move || metrics.render()))
+    };
     if let Some(addr) = options.listen {
-        let shared = Arc::clone(&shared);
+        anyhow::ensure!(
+            options.token.is_some() || !http_api::needs_token(&addr),
+            "{addr} is reachable beyond this machine: give the API a token (--token-file or TAPIO_API_TOKEN)"
+        );
+        let api = Arc::clone(&api);
         tokio::spawn(async move {
-            if let Err(e) = serve_http(addr, shared).await {
+            if let Err(e) = http_api::serve(addr, api).await {
                 eprintln!("correlation-service: {e:#}");
             }
         });
@@ -115,19 +92,19 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut engine = Engine::new();
     // A replica taking over: rebuild the state the acknowledged history implies.
     let replayed = subscriber.replay_acknowledged(|o| engine.ingest(o)).await?;
-    shared.metrics.replayed.store(replayed, Ordering::Relaxed);
+    metrics.replayed.store(replayed, Ordering::Relaxed);
     let mut dirty = replayed > 0;
     let mut idle_since = Instant::now();
     let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut news = InsightNews::default();
+    let mut last = InsightReport::default();
     loop {
         let batch = subscriber.fetch(FETCH, FETCH_WAIT).await?;
-        shared
-            .metrics
+        metrics
             .undecodable
             .store(subscriber.undecodable, Ordering::Relaxed);
         if !batch.is_empty() {
-            shared
-                .metrics
+            metrics
                 .consumed
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             for delivery in batch {
@@ -142,18 +119,14 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
         if dirty {
             let started = Instant::now();
             let insights = engine.analyze();
-            shared.metrics.analyses.fetch_add(1, Ordering::Relaxed);
-            shared
-                .metrics
+            metrics.analyses.fetch_add(1, Ordering::Relaxed);
+            metrics
                 .analysis_micros
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             for insight in &insights {
                 if published.insert(insight.id.clone()) {
                     subscriber.publish_insight(insight).await?;
-                    shared
-                        .metrics
-                        .insights_published
-                        .fetch_add(1, Ordering::Relaxed);
+                    metrics.insights_published.fetch_add(1, Ordering::Relaxed);
                 }
             }
             let stats = engine.stats();
@@ -167,15 +140,18 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                 },
             };
-            if let Ok(mut current) = shared.report.lock() {
-                *current = report;
-            }
+            let changed: Vec<Insight> = news
+                .changed(&report.insights)
+                .into_iter()
+                .cloned()
+                .collect();
+            api.publish(report.clone(), &changed);
+            last = report;
             dirty = false;
         }
         if let Some(idle) = options.exit_when_idle {
             if idle_since.elapsed() >= idle && subscriber.pending().await? == 0 {
-                let report = shared.report.lock().map(|r| r.clone()).unwrap_or_default();
-                return Ok(report);
+                return Ok(last);
             }
         }
     }

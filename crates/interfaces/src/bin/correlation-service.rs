@@ -1,5 +1,6 @@
 //! `correlation-service`: the correlation and analysis engine behind the NATS JetStream
-//! bus. Consumes observations, publishes insights, serves /healthz, /metrics, /insights.
+//! bus. Consumes observations, publishes insights, serves the web UI, the insights API,
+//! /metrics and /healthz.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,9 +33,14 @@ struct Cli {
     /// Subjects to consume (a partition, e.g. tapio.events.*.shop.>).
     #[arg(long, default_value = "tapio.events.>")]
     filter: String,
-    /// HTTP address for /healthz, /metrics and /insights.
+    /// HTTP address of the web UI, the insights API (/api/v1/insights, .../stream),
+    /// /metrics and /healthz.
     #[arg(long, default_value = "127.0.0.1:9091")]
     listen: SocketAddr,
+    /// File holding the bearer token the API requires (or set TAPIO_API_TOKEN). Needed
+    /// when --listen is reachable beyond loopback.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
     /// Exit after the stream is drained and idle this many seconds, printing the insights
     /// as JSON (batch runs).
     #[arg(long, value_name = "SECONDS")]
@@ -63,6 +69,21 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let token = match (&cli.token_file, std::env::var("TAPIO_API_TOKEN")) {
+        (Some(path), _) => match std::fs::read_to_string(path) {
+            Ok(t) if !t.trim().is_empty() => Some(t.trim().to_owned()),
+            Ok(_) => {
+                eprintln!("correlation-service: {} is empty", path.display());
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("correlation-service: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        (None, Ok(t)) if !t.trim().is_empty() => Some(t.trim().to_owned()),
+        _ => None,
+    };
     let mut bus = NatsBusConfig::new(&url);
     bus.max_in_flight = config.collectors.buffer_size;
     let options = service::ServiceOptions {
@@ -70,6 +91,7 @@ fn main() -> ExitCode {
         durable: cli.durable,
         filter: cli.filter,
         listen: Some(cli.listen),
+        token,
         exit_when_idle: cli.exit_when_idle.map(Duration::from_secs),
     };
     let runtime = match tokio::runtime::Runtime::new() {

@@ -115,3 +115,89 @@ pub fn example(name: &str) -> PathBuf {
         .join("../../examples")
         .join(name)
 }
+
+/// A plain HTTP/1.1 GET on loopback: (status, body). `token` goes in as a bearer token.
+pub fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the server listens");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// `correlation-service` serving HTTP on `port`, fed by the NATS server at `nats`, with
+/// the API token `token`; killed on drop.
+pub struct CorrelationService {
+    pub port: u16,
+    child: Child,
+}
+
+impl CorrelationService {
+    pub fn start(nats: &str, token: &str) -> Self {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_correlation-service"))
+            .args(["--nats", nats, "--listen", &format!("127.0.0.1:{port}")])
+            .env("TAPIO_API_TOKEN", token)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("correlation-service runs");
+        assert!(
+            wait_for_port(port, Duration::from_secs(20)),
+            "no HTTP on {port}"
+        );
+        Self { port, child }
+    }
+
+    /// Waits until the API lists at least one insight; returns the report's JSON.
+    pub fn wait_for_insights(&self, token: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = http_get(self.port, "/api/v1/insights", Some(token));
+            if status == 200 {
+                let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+                if report["insights"].as_array().is_some_and(|a| !a.is_empty()) {
+                    return report;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no insights within 60 s ({status}: {body})"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for CorrelationService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Publishes a recording onto the bus with `tapio publish`.
+pub fn publish(nats: &str, recording: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .arg("publish")
+        .arg(recording)
+        .args(["--nats", nats])
+        .output()
+        .expect("tapio runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
