@@ -1,6 +1,7 @@
 //! L4 interfaces: the `tapio` command line and the `correlation-service`, and what they
 //! share — configuration, the embedded pipeline, and rendering for people.
 
+pub mod client;
 pub mod config;
 pub mod eval;
 pub mod generate;

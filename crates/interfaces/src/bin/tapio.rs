@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 use tapio_collectors::recording::{open_input, ReaderOptions};
 
 use tapio_collectors::node_agents::journal::JournalConfig;
-use tapio_interfaces::{config, eval, generate, live, pipeline, render, run};
+use tapio_interfaces::{client, config, eval, generate, live, pipeline, render, run};
 
 /// Parsing allocates and frees many small objects across the reading and analysing
 /// threads; mimalloc handles that far better than the system allocator.
@@ -98,6 +98,41 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         duration: Option<u64>,
     },
+    /// List the insights of a running correlation-service, or follow new ones as they appear.
+    ///
+    /// Example: tapio insights --server http://127.0.0.1:9091 --follow
+    Insights {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Keep printing new and changed insights until the service goes away.
+        #[arg(long)]
+        follow: bool,
+        /// Output format (json: one insight per line with --follow, else the report).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Why is this pod (or workload) unhealthy: the chains that explain NAMESPACE/NAME.
+    ///
+    /// From a recording (--recording) or a running correlation-service (--server). Exit
+    /// code 3 when no incident explains it.
+    ///
+    /// Example: tapio explain shop/cart-7d9f6c5b8-x2k4q --recording incident.jsonl.zst
+    Explain {
+        /// NAMESPACE/NAME of a pod, workload or other namespaced object.
+        target: String,
+        /// Analyse this recording.
+        #[arg(long, value_name = "FILE", conflicts_with = "url")]
+        recording: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Example: tapio completions bash > /etc/bash_completion.d/tapio
+    Completions { shell: clap_complete::Shell },
     /// Publish a recording onto the NATS JetStream bus, as node collectors do live.
     ///
     /// Example: tapio publish examples/flagship-configmap-oom.jsonl --nats nats://127.0.0.1:4222
@@ -130,6 +165,41 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+/// Where a correlation-service is.
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// The service's HTTP address.
+    #[arg(
+        long = "server",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:9091"
+    )]
+    url: String,
+    /// File holding the API token (or set TAPIO_API_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    fn server(self) -> Result<client::Server> {
+        let token = match self.token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => std::env::var("TAPIO_API_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+        };
+        Ok(client::Server {
+            url: self.url,
+            token,
+        })
+    }
 }
 
 /// What the live collectors watch (shared by `run` and `record`).
@@ -276,6 +346,69 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Insights {
+            server,
+            follow,
+            format,
+        } => {
+            let server = server.server()?;
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            if !follow {
+                let report = runtime.block_on(server.report())?;
+                return print(format, &report, || render::report(&report));
+            }
+            let mut n = 0;
+            runtime.block_on(server.follow(|insight| {
+                n += 1;
+                let mut out = String::new();
+                match format {
+                    Format::Text => render::insight(&mut out, n, &insight),
+                    Format::Json => {
+                        out = serde_json::to_string(&insight).unwrap_or_default();
+                        out.push('\n');
+                    }
+                }
+                print!("{out}");
+                let _ = std::io::stdout().flush();
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain {
+            target,
+            recording,
+            server,
+            format,
+        } => {
+            let Some((namespace, name)) = target.split_once('/') else {
+                anyhow::bail!("{target:?} is not NAMESPACE/NAME");
+            };
+            let mut report = match recording {
+                Some(file) => analyze_file(&file, &config)?.report,
+                None => {
+                    let server = server.server()?;
+                    let runtime =
+                        tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+                    runtime.block_on(server.report())?
+                }
+            };
+            report
+                .insights
+                .retain(|i| client::concerns(i, namespace, name));
+            if report.insights.is_empty() {
+                eprintln!("no incident explains {target}: nothing Tapio saw points at it");
+                return Ok(ExitCode::from(3));
+            }
+            print(format, &report, || render::report(&report))
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tapio", &mut script);
+            // A closed pipe (`| head`) is not an error of ours.
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(ExitCode::SUCCESS),
+            }
+        }
         Command::Publish { file, nats } => {
             let url = nats.unwrap_or_else(|| config.pipeline.endpoint.clone());
             anyhow::ensure!(
@@ -363,6 +496,14 @@ fn print<T: serde::Serialize>(
 }
 
 fn analyze(file: &Path, format: Format, config: &config::Config) -> Result<ExitCode> {
+    let analysed = analyze_file(file, config)?;
+    print(format, &analysed.report, || {
+        render::report(&analysed.report)
+    })
+}
+
+/// Analyses a recording, reporting rejected lines and skipped kinds on standard error.
+fn analyze_file(file: &Path, config: &config::Config) -> Result<pipeline::Analysed> {
     let input =
         open_input(file).with_context(|| format!("cannot open recording {}", file.display()))?;
     let name = file.display().to_string();
@@ -397,7 +538,5 @@ fn analyze(file: &Path, format: Format, config: &config::Config) -> Result<ExitC
             kinds.join(", ")
         );
     }
-    print(format, &analysed.report, || {
-        render::report(&analysed.report)
-    })
+    Ok(analysed)
 }
