@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tapio_domain::{Insight, InsightReport, Stats};
+use tapio_integrations::alerts::{Notifier, NotifyPolicy, Sink};
 use tapio_integrations::bus::nats::{NatsBusConfig, NatsSubscriber};
 use tapio_intelligence::Engine;
 
@@ -32,6 +33,9 @@ pub struct ServiceOptions {
     pub listen: Option<SocketAddr>,
     /// Bearer token the API requires (`None`: open, which only loopback allows).
     pub token: Option<String>,
+    /// Where new incidents are announced, and how often.
+    pub alerts: Vec<Sink>,
+    pub alert_policy: NotifyPolicy,
     /// Stop after the stream has been drained and idle this long (for batch runs and tests).
     pub exit_when_idle: Option<Duration>,
 }
@@ -45,6 +49,9 @@ pub struct ServiceMetrics {
     pub analyses: AtomicU64,
     pub insights_published: AtomicU64,
     pub analysis_micros: AtomicU64,
+    pub alerts_sent: AtomicU64,
+    pub alerts_rate_limited: AtomicU64,
+    pub alerts_failed: AtomicU64,
 }
 
 impl ServiceMetrics {
@@ -57,13 +64,19 @@ impl ServiceMetrics {
              # HELP tapio_observations_undecodable_total Bus messages that were not observations.\n# TYPE tapio_observations_undecodable_total counter\ntapio_observations_undecodable_total {}\n\
              # HELP tapio_analyses_total Correlation and analysis passes.\n# TYPE tapio_analyses_total counter\ntapio_analyses_total {}\n\
              # HELP tapio_insights_published_total Insights published to the insights stream.\n# TYPE tapio_insights_published_total counter\ntapio_insights_published_total {}\n\
-             # HELP tapio_analysis_seconds_total Time spent in analysis passes.\n# TYPE tapio_analysis_seconds_total counter\ntapio_analysis_seconds_total {}\n",
+             # HELP tapio_analysis_seconds_total Time spent in analysis passes.\n# TYPE tapio_analysis_seconds_total counter\ntapio_analysis_seconds_total {}\n\
+             # HELP tapio_alerts_sent_total Notifications delivered to alert sinks (one per incident and sink).\n# TYPE tapio_alerts_sent_total counter\ntapio_alerts_sent_total {}\n\
+             # HELP tapio_alerts_rate_limited_total Notifications held back by the rate limit (offered again later).\n# TYPE tapio_alerts_rate_limited_total counter\ntapio_alerts_rate_limited_total {}\n\
+             # HELP tapio_alerts_failed_total Notifications a sink refused or could not take.\n# TYPE tapio_alerts_failed_total counter\ntapio_alerts_failed_total {}\n",
                         c(&self.consumed),
             c(&self.replayed),
             c(&self.undecodable),
             c(&self.analyses),
             c(&self.insights_published),
             c(&self.analysis_micros) as f64 / 1e6,
+            c(&self.alerts_sent),
+            c(&self.alerts_rate_limited),
+            c(&self.alerts_failed),
         )
     }
 }
@@ -97,6 +110,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut idle_since = Instant::now();
     let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut news = InsightNews::default();
+    let mut notifier = Notifier::new(options.alerts.clone(), options.alert_policy.clone());
     let mut last = InsightReport::default();
     loop {
         let batch = subscriber.fetch(FETCH, FETCH_WAIT).await?;
@@ -146,6 +160,17 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                 .cloned()
                 .collect();
             api.publish(report.clone(), &changed);
+            if !notifier.is_empty() {
+                for e in notifier.offer(&report.insights).await {
+                    eprintln!("correlation-service: alert not delivered: {e}");
+                }
+                let n = notifier.stats;
+                metrics.alerts_sent.store(n.sent, Ordering::Relaxed);
+                metrics
+                    .alerts_rate_limited
+                    .store(n.rate_limited, Ordering::Relaxed);
+                metrics.alerts_failed.store(n.failed, Ordering::Relaxed);
+            }
             last = report;
             dirty = false;
         }

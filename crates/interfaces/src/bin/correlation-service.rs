@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use tapio_integrations::alerts::{NotifyPolicy, Sink};
 use tapio_integrations::bus::nats::NatsBusConfig;
 use tapio_interfaces::{config, service};
 
@@ -41,6 +42,19 @@ struct Cli {
     /// when --listen is reachable beyond loopback.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Alertmanager to announce new incidents to (repeat for several), e.g.
+    /// http://alertmanager:9093.
+    #[arg(long, value_name = "URL")]
+    alertmanager: Vec<String>,
+    /// Slack-compatible incoming webhook to announce new incidents to (repeat).
+    #[arg(long, value_name = "URL")]
+    slack_webhook: Vec<String>,
+    /// Most notifications per minute and sink (bursts of up to this many go at once).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    alerts_per_minute: u32,
+    /// The web UI's address as people reach it, for links in notifications.
+    #[arg(long, value_name = "URL")]
+    ui_url: Option<String>,
     /// Exit after the stream is drained and idle this many seconds, printing the insights
     /// as JSON (batch runs).
     #[arg(long, value_name = "SECONDS")]
@@ -92,6 +106,18 @@ fn main() -> ExitCode {
         filter: cli.filter,
         listen: Some(cli.listen),
         token,
+        alerts: cli
+            .alertmanager
+            .into_iter()
+            .map(Sink::Alertmanager)
+            .chain(cli.slack_webhook.into_iter().map(Sink::Slack))
+            .collect(),
+        alert_policy: NotifyPolicy {
+            burst: cli.alerts_per_minute,
+            per_minute: cli.alerts_per_minute,
+            ui_url: cli.ui_url,
+            ..NotifyPolicy::default()
+        },
         exit_when_idle: cli.exit_when_idle.map(Duration::from_secs),
     };
     let runtime = match tokio::runtime::Runtime::new() {

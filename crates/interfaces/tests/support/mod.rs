@@ -146,9 +146,15 @@ pub struct CorrelationService {
 
 impl CorrelationService {
     pub fn start(nats: &str, token: &str) -> Self {
+        Self::start_with(nats, token, &[])
+    }
+
+    /// Started with more command-line arguments.
+    pub fn start_with(nats: &str, token: &str, args: &[String]) -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_correlation-service"))
             .args(["--nats", nats, "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
             .env("TAPIO_API_TOKEN", token)
             .stdout(Stdio::null())
             .spawn()
@@ -162,18 +168,30 @@ impl CorrelationService {
 
     /// Waits until the API lists at least one insight; returns the report's JSON.
     pub fn wait_for_insights(&self, token: &str) -> serde_json::Value {
+        self.wait_for_report(token, "insights", |r| {
+            r["insights"].as_array().is_some_and(|a| !a.is_empty())
+        })
+    }
+
+    /// Waits until the API's report satisfies `done`; returns it.
+    pub fn wait_for_report(
+        &self,
+        token: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let (status, body) = http_get(self.port, "/api/v1/insights", Some(token));
             if status == 200 {
                 let report: serde_json::Value = serde_json::from_str(&body).unwrap();
-                if report["insights"].as_array().is_some_and(|a| !a.is_empty()) {
+                if done(&report) {
                     return report;
                 }
             }
             assert!(
                 Instant::now() < deadline,
-                "no insights within 60 s ({status}: {body})"
+                "no {what} within 60 s ({status}: {body})"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
