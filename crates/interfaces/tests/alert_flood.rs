@@ -64,15 +64,18 @@ fn flood(first: usize) -> std::path::PathBuf {
     path
 }
 
-/// Receives notifications; (path, body) of each.
-fn receiver() -> (u16, Arc<Mutex<Vec<(String, Value)>>>) {
+/// Notifications received: (sink, body) of each.
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// Receives notifications.
+fn receiver() -> (u16, Received) {
     let port = support::free_port();
-    let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let got: Received = Arc::default();
     let store = got.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async move {
-            let keep = |path: &'static str, store: Arc<Mutex<Vec<(String, Value)>>>| {
+            let keep = |path: &'static str, store: Received| {
                 post(move |body: axum::Json<Value>| async move {
                     store.lock().unwrap().push((path.to_owned(), body.0));
                     "ok"
