@@ -14,13 +14,24 @@ fn main() {
     let out =
         PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("tapio.bpf.o");
     let clang = env::var("CLANG").unwrap_or_else(|_| "clang".to_owned());
+    // bpf_tracing.h reads registers by the target's architecture name.
+    let arch = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("x86_64") => "x86",
+        Ok("aarch64") => "arm64",
+        Ok("riscv64") => "riscv",
+        Ok("s390x") => "s390",
+        Ok("powerpc64") => "powerpc",
+        Ok(other) => panic!("the `ebpf` feature does not know the BPF name of {other}"),
+        Err(_) => "x86",
+    };
     let status = Command::new(&clang)
-        .args(["-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Werror"])
+        .args(["-g", "-O2", "-target", "bpf", "-Wall", "-Werror"])
+        .arg(format!("-D__TARGET_ARCH_{arch}"))
         .args(["-I", "bpf", "-c", "bpf/tapio.bpf.c", "-o"])
         .arg(&out)
         .status()
         .unwrap_or_else(|e| {
-            panic!("the `ebpf` feature needs clang to compile bpf/tapio.bpf.c ({clang}: {e}); install clang and libbpf-dev, or build without the feature")
+            panic!("the `ebpf` feature needs clang to compile bpf/tapio.bpf.c ({clang}: {e}); install clang, libbpf-dev, libelf-dev and zlib1g-dev, or build without the feature")
         });
     assert!(
         status.success(),

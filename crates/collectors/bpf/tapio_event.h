@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Event record shared by tapio.bpf.c (kernel side) and the Rust collector
- * (user side, which mirrors this layout as #[repr(C)]). Keep field order,
+ * (user side, which decodes this layout by field offset in
+ * crates/collectors/src/node_agents/ebpf/event.rs). Keep field order,
  * types and size in sync with the Rust definition.
  */
 #ifndef __TAPIO_EVENT_H__
@@ -32,7 +33,7 @@ struct tapio_event {
 	__u16 sport;              /* host byte order */
 	__u16 dport;              /* host byte order */
 	__u16 state;              /* tcp_retransmit/tcp_reset: TCP state of the socket */
-	__u32 _pad;
+	__u32 srtt_us;            /* tcp events: smoothed RTT of the connection in microseconds (tcp_sock srtt_us >> 3), 0 if none yet */
 	__u8 saddr[16];           /* IPv4 in the first 4 bytes, network order */
 	__u8 daddr[16];
 	char comm[16];

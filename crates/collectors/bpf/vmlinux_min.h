@@ -144,6 +144,12 @@ struct inet_sock {
 	__be16 inet_sport; /* network byte order */
 } __attribute__((preserve_access_index));
 
+/* ---- include/linux/tcp.h. A TCP struct sock pointer is also a struct tcp_sock
+ * pointer; srtt_us holds the smoothed RTT in microseconds, shifted left by 3. ---- */
+struct tcp_sock {
+	__u32 srtt_us;
+} __attribute__((preserve_access_index));
+
 /* Only passed through as an opaque tracepoint argument. */
 struct sk_buff;
 

@@ -1,12 +1,14 @@
 //! The CNI collector against the real CNI plugins (Debian `containernetworking-plugins`:
 //! bridge + host-local) run the way a container runtime runs them, for sandboxes in real
-//! network namespaces, with a two-address range so the pool runs out. Needs root.
+//! network namespaces, with a two-address range so the pool runs out; and the veths they
+//! create and remove, seen through real rtnetlink notifications. Needs root.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use tapio_collectors::node_agents::cni::links::watch_links;
 use tapio_collectors::node_agents::cni::{discover_pools, watch, CniConfig};
 use tapio_collectors::node_agents::LiveLine;
 use tapio_collectors::node_sources::parse_cni;
@@ -119,8 +121,23 @@ async fn allocations_releases_and_pool_exhaustion_from_real_plugins() {
         conf: conf.to_string(),
     };
 
+    let (links_tx, mut links_rx) = mpsc::channel(64);
+    let links = watch_links("cni-test-node", links_tx).expect("rtnetlink (needs root)");
     let first = sandboxes.cni("ADD", 0);
     assert_eq!(first["ips"][0]["address"], "10.99.0.2/29", "{first}");
+    // The host side of the sandbox's veth pair, on the plugin's bridge.
+    let veth = first["interfaces"][1]["name"].as_str().unwrap().to_owned();
+    let link = loop {
+        let l = next(&mut links_rx, "the veth").await;
+        if l["ifname"] == veth.as_str() {
+            break l;
+        }
+    };
+    assert_eq!(
+        (link["op"].as_str(), link["master"].as_str()),
+        (Some("ADD"), Some(sandboxes.bridge.as_str()))
+    );
+    assert!(link["netnsid"].is_i64(), "{link}");
     let add = next(&mut rx, "the first ADD").await;
     assert_eq!(
         (
@@ -170,6 +187,14 @@ async fn allocations_releases_and_pool_exhaustion_from_real_plugins() {
         (del["op"].as_str(), del["container_id"].as_str()),
         (Some("DEL"), Some("sandbox-0"))
     );
+    let gone = loop {
+        let l = next(&mut links_rx, "the veth's removal").await;
+        if l["ifname"] == veth.as_str() {
+            break l;
+        }
+    };
+    assert_eq!(gone["op"], "DEL");
+    drop(links);
     stop.send(()).unwrap();
     task.await.unwrap();
     drop(sandboxes);

@@ -10,6 +10,9 @@ use futures_util::StreamExt;
 use tapio_collectors::kubeapi::live::watch_cluster_objects;
 use tapio_collectors::kubelet_poll::poll_kubelets;
 use tapio_collectors::node_agents::{cni, dns, ebpf, etcd, journal, LineSender, LiveLine};
+
+/// The reading end of the collectors' channel.
+pub type LineReceiver = tokio::sync::mpsc::Receiver<LiveLine>;
 use tapio_domain::Source;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -70,6 +73,7 @@ pub struct Collectors {
     #[cfg(feature = "ebpf")]
     _ebpf: Option<ebpf::EbpfHandle>,
     _dns: Option<dns::DnsHandle>,
+    _links: Option<cni::links::LinksHandle>,
 }
 
 impl Collectors {
@@ -87,10 +91,65 @@ impl Collectors {
     }
 
     /// Asks every collector to stop and waits for them (journal cursors are saved).
+    /// Whoever reads their channel must go on reading meanwhile (see [`stop_draining`]).
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
+        // Their threads give up a full channel once told to stop.
+        #[cfg(feature = "ebpf")]
+        drop(self._ebpf.take());
+        drop(self._dns.take());
+        drop(self._links.take());
         while self.tasks.join_next().await.is_some() {}
     }
+
+    /// What the collectors counted that a reader should know (drops above all).
+    pub fn counters(&self) -> Vec<String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out = Vec::new();
+        #[cfg(feature = "ebpf")]
+        if let Some(h) = &self._ebpf {
+            let (events, drops, undecodable) = h.stats().snapshot();
+            out.push(format!(
+                "ebpf: {events} events, {drops} dropped by the kernel (ring buffer full), {undecodable} undecodable"
+            ));
+        }
+        if let Some(h) = &self._dns {
+            let s = h.stats();
+            out.push(format!(
+                "dns: {} packets, {} exchanges, {} dropped by the kernel, {} queries given up (too many waiting), {} malformed",
+                s.packets.load(Relaxed),
+                s.exchanges.load(Relaxed),
+                s.kernel_drops.load(Relaxed),
+                s.evicted.load(Relaxed),
+                s.malformed.load(Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+/// Stops the collectors while still reading `lines`, so that none is stuck on a full
+/// channel; returns what they had sent by then, in order.
+pub async fn stop_draining(collectors: Collectors, lines: &mut LineReceiver) -> Vec<LiveLine> {
+    for c in collectors.counters() {
+        eprintln!("{c}");
+    }
+    let mut rest = Vec::new();
+    let stopping = collectors.stop();
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            () = &mut stopping => break,
+            line = lines.recv() => match line {
+                Some(line) => rest.push(line),
+                None => break,
+            },
+        }
+    }
+    while let Ok(line) = lines.try_recv() {
+        rest.push(line);
+    }
+    rest
 }
 
 /// Completes after `duration`, or at Ctrl-C when there is none.
@@ -125,6 +184,7 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
         #[cfg(feature = "ebpf")]
         _ebpf: None,
         _dns: None,
+        _links: None,
     };
     let enabled = |name: &str| options.collectors.iter().any(|c| c == name);
     let status = |name: &str, active: bool, detail: String| (name.to_owned(), active, detail);
@@ -236,9 +296,22 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
     }
 
     if enabled("cni") {
-        match cni::discover_pools(&options.cni_conf_dir) {
+        let links =
+            cni::links::watch_links(&tapio_collectors::node_agents::node_name(), out.clone());
+        let pools = cni::discover_pools(&options.cni_conf_dir);
+        let mut seen = Vec::new();
+        let mut missing = Vec::new();
+        match links {
+            Ok(handle) => {
+                collectors._links = Some(handle);
+                seen.push("pod network links".to_owned());
+            }
+            Err(e) => missing.push(e.to_string()),
+        }
+        match pools {
             Ok(pools) => {
                 let names: Vec<String> = pools.iter().map(|p| p.network.clone()).collect();
+                seen.push(format!("the IP pools of {}", names.join(", ")));
                 let config = cni::CniConfig {
                     conf_dir: options.cni_conf_dir.clone(),
                     ..cni::CniConfig::default()
@@ -248,14 +321,19 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
                     cni::watch(config, pools, out, stop).await;
                     ("cni".to_owned(), Ok(()))
                 });
-                statuses.push(status(
-                    "cni",
-                    true,
-                    format!("watching the IP pools of {}", names.join(", ")),
-                ));
             }
-            Err(e) => statuses.push(status("cni", false, e.to_string())),
+            Err(e) => missing.push(e.to_string()),
         }
+        let detail = match (seen.is_empty(), missing.is_empty()) {
+            (true, _) => missing.join("; "),
+            (false, true) => format!("watching {}", seen.join(" and ")),
+            (false, false) => format!(
+                "watching {} (not: {})",
+                seen.join(" and "),
+                missing.join("; ")
+            ),
+        };
+        statuses.push(status("cni", !seen.is_empty(), detail));
     }
 
     if enabled("etcd") {

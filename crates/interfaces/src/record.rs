@@ -55,9 +55,7 @@ pub async fn record(
             },
         }
     }
-    collectors.stop().await;
-    // What the collectors had already sent is written too.
-    while let Ok(line) = rx.try_recv() {
+    for line in live::stop_draining(collectors, &mut rx).await {
         writer.write(line.ts, line.source, &line.data)?;
         recorded.lines += 1;
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use tapio_collectors::node_agents::LiveLine;
 use tapio_collectors::recording::{Record, RecordingWriter};
 use tapio_collectors::SourceParsers;
 use tapio_domain::{Insight, InsightReport, Observation, Stats};
@@ -18,6 +19,9 @@ use crate::news::InsightNews;
 
 /// Lines in flight between the collectors and the engine.
 const CHANNEL: usize = 4096;
+
+/// Rejected lines reported one by one; the rest are counted.
+const REJECTED_SHOWN: u64 = 20;
 
 /// How `tapio run` runs.
 pub struct RunOptions {
@@ -38,12 +42,56 @@ enum Sink {
     Nats(Box<NatsPublisher>),
 }
 
+/// Takes the collectors' lines: records them, parses them and hands the observations on.
+struct Intake {
+    sink: Sink,
+    writer: Option<RecordingWriter>,
+    parsers: SourceParsers,
+    observations: Vec<Observation>,
+    lines: u64,
+    rejected: u64,
+    published: u64,
+}
+
+impl Intake {
+    async fn take(&mut self, line: LiveLine) -> Result<()> {
+        self.lines += 1;
+        if let Some(w) = self.writer.as_mut() {
+            w.write(line.ts, line.source, &line.data)?;
+        }
+        let record = Record {
+            line: self.lines,
+            ts: line.ts,
+            source: line.source,
+            data: line.data,
+        };
+        if let Err(e) = self.parsers.parse(&record, &mut self.observations) {
+            self.rejected += 1;
+            if self.rejected <= REJECTED_SHOWN {
+                let source = record.source.as_str();
+                eprintln!("warning: {source} line {}: {e}", self.lines);
+            }
+        }
+        match &mut self.sink {
+            Sink::Embedded(engine) => self.observations.drain(..).for_each(|o| engine.ingest(o)),
+            Sink::Nats(publisher) => {
+                for o in self.observations.drain(..) {
+                    publisher.publish(&o).await.context("publishing to NATS")?;
+                    self.published += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs until the duration ends or Ctrl-C, calling `on_new` with every insight that is
-/// new or changed since the last analysis. Returns the last report (empty in pipeline
-/// mode, where the correlation service analyses).
+/// new or changed since the last analysis. Returns the last report (no insights in
+/// pipeline mode, where the correlation service analyses; `stats.events` then counts
+/// the observations published).
 pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Result<InsightReport> {
     let started = Instant::now();
-    let mut sink = match &options.pipeline {
+    let sink = match &options.pipeline {
         Some(cfg) => {
             Sink::Nats(Box::new(NatsPublisher::connect(cfg).await.with_context(
                 || format!("cannot reach the NATS bus at {}", cfg.url),
@@ -51,7 +99,7 @@ pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Resul
         }
         None => Sink::Embedded(Box::default()),
     };
-    let mut writer = match &options.record {
+    let writer = match &options.record {
         Some(path) => Some(
             RecordingWriter::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?,
@@ -67,85 +115,62 @@ pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Resul
         collectors.statuses.iter().any(|s| s.active),
         "no collector could start (see above)"
     );
-    let mut parsers = SourceParsers::default();
-    let mut observations = Vec::new();
-    let mut lines = 0u64;
-    let mut rejected = 0u64;
+    let mut intake = Intake {
+        sink,
+        writer,
+        parsers: SourceParsers::default(),
+        observations: Vec::new(),
+        lines: 0,
+        rejected: 0,
+        published: 0,
+    };
     let mut news = InsightNews::default();
     let mut ticker = tokio::time::interval(options.analyze_every);
     let stop = live::stop_after(options.duration);
     tokio::pin!(stop);
     loop {
-        let line = tokio::select! {
+        tokio::select! {
             () = &mut stop => break,
             Some((name, how)) = collectors.next_ended(), if collectors.running() => {
                 live::report_ended(&name, &how);
-                continue;
             }
             _ = ticker.tick() => {
-                if let Sink::Embedded(engine) = &mut sink {
+                if let Sink::Embedded(engine) = &mut intake.sink {
                     news.changed(&engine.analyze()).into_iter().for_each(&mut on_new);
                 }
-                continue;
             }
             line = rx.recv() => match line {
-                Some(line) => line,
+                Some(line) => intake.take(line).await?,
                 None => break,
             },
-        };
-        lines += 1;
-        if let Some(w) = writer.as_mut() {
-            w.write(line.ts, line.source, &line.data)?;
         }
-        let record = Record {
-            line: lines,
-            ts: line.ts,
-            source: line.source,
-            data: line.data,
-        };
-        if let Err(e) = parsers.parse(&record, &mut observations) {
-            rejected += 1;
-            if rejected <= 20 {
-                eprintln!("warning: {} line {lines}: {e}", record.source.as_str());
-            }
-        }
-        deliver(&mut sink, &mut observations).await?;
     }
-    collectors.stop().await;
-    if let Some(w) = writer {
+    for line in live::stop_draining(collectors, &mut rx).await {
+        intake.take(line).await?;
+    }
+    if let Some(w) = intake.writer.take() {
         w.finish()?;
     }
-    let (insights, stats) = match &mut sink {
+    let (insights, events, entities) = match &mut intake.sink {
         Sink::Embedded(engine) => {
             let last = engine.analyze();
             news.changed(&last).into_iter().for_each(&mut on_new);
-            (last, engine.stats())
+            let stats = engine.stats();
+            (last, stats.events, stats.entities)
         }
         Sink::Nats(publisher) => {
             publisher.flush().await?;
-            (Vec::new(), Default::default())
+            (Vec::new(), intake.published, 0)
         }
     };
     Ok(InsightReport {
         insights,
         stats: Stats {
-            lines,
-            rejected,
-            events: stats.events,
-            entities: stats.entities,
+            lines: intake.lines,
+            rejected: intake.rejected,
+            events,
+            entities,
             elapsed_ms: (started.elapsed().as_secs_f64() * 1000.0).round(),
         },
     })
-}
-
-async fn deliver(sink: &mut Sink, observations: &mut Vec<Observation>) -> Result<()> {
-    match sink {
-        Sink::Embedded(engine) => observations.drain(..).for_each(|o| engine.ingest(o)),
-        Sink::Nats(publisher) => {
-            for o in observations.drain(..) {
-                publisher.publish(&o).await.context("publishing to NATS")?;
-            }
-        }
-    }
-    Ok(())
 }

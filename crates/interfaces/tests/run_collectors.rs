@@ -22,7 +22,9 @@ fn inactive_collectors_are_named_with_their_reason_and_the_rest_run() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("cni      inactive cannot read CNI configurations in"),
+        stderr.contains(
+            "cni      active   watching pod network links (not: cannot read CNI configurations in"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("etcd     inactive unreachable"), "{stderr}");

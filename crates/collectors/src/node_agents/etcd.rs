@@ -120,6 +120,17 @@ async fn call<T: for<'de> Deserialize<'de>>(
         .map_err(|_| request_error(endpoint, format!("{path}: no answer within {timeout:?}")))?
 }
 
+/// A member id (uint64, often above `i64::MAX`) as the gateway writes it, as text; "0"
+/// when absent.
+fn member_id(v: &Option<serde_json::Value>) -> String {
+    let id = match v {
+        Some(serde_json::Value::String(s)) => s.parse::<u64>().unwrap_or(0),
+        Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(0),
+        _ => 0,
+    };
+    id.to_string()
+}
+
 /// int64 fields arrive as JSON strings from the gateway.
 fn int(v: &Option<serde_json::Value>) -> i64 {
     match v {
@@ -185,6 +196,15 @@ pub async fn read_status(endpoint: &str, timeout: Duration) -> Status {
 }
 
 async fn read_status_with(client: &HttpClient, endpoint: &str, timeout: Duration) -> Status {
+    if endpoint.starts_with("https://") {
+        return Status {
+            errors: vec![format!(
+                "{endpoint}: TLS (client certificates) is not supported yet: use an http:// client URL"
+            )],
+            leader: "0".into(),
+            ..Status::default()
+        };
+    }
     let started = Instant::now();
     let status: Result<StatusResponse, _> =
         call(client, endpoint, "/v3/maintenance/status", "{}", timeout).await;
@@ -218,10 +238,10 @@ async fn read_status_with(client: &HttpClient, endpoint: &str, timeout: Duration
     };
     let header = status.header.unwrap_or_default();
     Status {
-        leader: int(&status.leader).to_string(),
+        leader: member_id(&status.leader),
         raft_term: int(&status.raft_term),
         db_size: int(&status.db_size),
-        member_id: int(&header.member_id).to_string(),
+        member_id: member_id(&header.member_id),
         errors,
         alarms,
         latency_ms,
@@ -251,10 +271,14 @@ pub struct StoredObject {
 pub fn stored_object(key: &str, value: &[u8]) -> Option<StoredObject> {
     let rest = key.strip_prefix("/registry/")?;
     let parts: Vec<&str> = rest.split('/').collect();
-    let (resource, namespace, name) = match parts.as_slice() {
-        [resource, name] => ((*resource).to_owned(), None, *name),
-        [resource, ns, name] => ((*resource).to_owned(), Some(*ns), *name),
-        [group, resource, ns, name] => (format!("{group}/{resource}"), Some(*ns), *name),
+    // API groups that prefix their resources have a dot in their name (`apps` does not
+    // prefix; `apiextensions.k8s.io` does).
+    let grouped = parts.first().is_some_and(|p| p.contains('.'));
+    let (resource, namespace, name) = match (grouped, parts.as_slice()) {
+        (false, [resource, name]) => ((*resource).to_owned(), None, *name),
+        (false, [resource, ns, name]) => ((*resource).to_owned(), Some(*ns), *name),
+        (true, [group, resource, name]) => (format!("{group}/{resource}"), None, *name),
+        (true, [group, resource, ns, name]) => (format!("{group}/{resource}"), Some(*ns), *name),
         _ => return None,
     };
     let mut object = StoredObject {
@@ -435,6 +459,12 @@ pub async fn watch(
     if config.endpoints.is_empty() {
         return Err(EtcdError::NoEndpoints);
     }
+    if let Some(tls) = config.endpoints.iter().find(|e| e.starts_with("https://")) {
+        return Err(request_error(
+            tls,
+            "TLS (client certificates) is not supported yet: use an http:// client URL",
+        ));
+    }
     tokio::pin!(shutdown);
     let client = client();
     let mut revision = config.resume_after;
@@ -571,6 +601,13 @@ pub async fn watch(
                 backoff = Duration::from_millis(100);
             }
         }
+        // The stream ended (the server's watch timeout, a restart): watch again, after a
+        // pause that grows while streams keep ending without news.
+        tokio::select! {
+            () = &mut shutdown => return Ok(revision),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
 
@@ -613,7 +650,21 @@ mod tests {
         .unwrap();
         assert_eq!(crd.resource, "example.com/widgets");
         assert_eq!(crd.kind.as_deref(), Some("Widget"));
+        let definition = stored_object(
+            "/registry/apiextensions.k8s.io/customresourcedefinitions/widgets.example.com",
+            b"",
+        )
+        .unwrap();
+        assert_eq!(definition.namespace, None);
+        assert_eq!(definition.name, "widgets.example.com");
         assert_eq!(stored_object("/other/x", b""), None);
+    }
+
+    #[test]
+    fn member_ids_above_i64_stay_whole() {
+        let big = Some(serde_json::Value::String("13835058055282163712".into()));
+        assert_eq!(member_id(&big), "13835058055282163712");
+        assert_eq!(member_id(&None), "0");
     }
 
     #[test]

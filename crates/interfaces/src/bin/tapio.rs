@@ -310,6 +310,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
         } => {
             check_collectors(&live.collectors)?;
+            let publishing = pipeline.is_some();
             let pipeline = pipeline.map(|url| {
                 let mut bus = tapio_integrations::bus::nats::NatsBusConfig::new(&url);
                 bus.max_in_flight = config.collectors.buffer_size;
@@ -335,6 +336,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }))?;
             if matches!(format, Format::Json) {
                 println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if publishing {
+                eprintln!(
+                    "{} lines ({} rejected), {} observations published",
+                    report.stats.lines, report.stats.rejected, report.stats.events
+                );
             } else {
                 eprintln!(
                     "{} lines ({} rejected), {} events, {} insights",

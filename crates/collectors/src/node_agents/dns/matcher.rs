@@ -107,7 +107,7 @@ struct Pending {
 }
 
 /// Matches queries to responses. Bounded: at most `capacity` queries wait; when full the
-/// oldest is given up as a timeout early, and counted.
+/// oldest is given up early (no line is written for it) and counted in `evicted`.
 pub struct Matcher {
     node: String,
     timeout: Duration,
@@ -198,7 +198,9 @@ impl Matcher {
                 break;
             }
             self.order.pop_front();
-            if let Some(p) = self.pending.remove(&key) {
+            // The key may have been answered and reused by a newer query since.
+            if self.pending.get(&key).is_some_and(|p| p.at == at) {
+                let p = self.pending.remove(&key).expect("just seen");
                 out.push(self.timed_out(key, p, now));
             }
         }
@@ -206,8 +208,9 @@ impl Matcher {
     }
 
     fn evict_oldest(&mut self) {
-        while let Some((_, key)) = self.order.pop_front() {
-            if self.pending.remove(&key).is_some() {
+        while let Some((at, key)) = self.order.pop_front() {
+            if self.pending.get(&key).is_some_and(|p| p.at == at) {
+                self.pending.remove(&key);
                 self.evicted += 1;
                 return;
             }

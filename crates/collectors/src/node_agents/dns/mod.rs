@@ -298,7 +298,7 @@ fn capture(
                 source: Source::Dns,
                 data,
             };
-            if out.blocking_send(line).is_err() {
+            if !super::send_from_thread(out, line, stop) {
                 return;
             }
             stats.exchanges.fetch_add(1, Ordering::Relaxed);

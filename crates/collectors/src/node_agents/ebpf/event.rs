@@ -69,6 +69,8 @@ pub struct RawEvent {
     pub sport: u16,
     pub dport: u16,
     pub state: u16,
+    /// Smoothed RTT of the connection, microseconds (0: not measured yet).
+    pub srtt_us: u32,
     pub saddr: Option<IpAddr>,
     pub daddr: Option<IpAddr>,
     pub comm: String,
@@ -124,6 +126,7 @@ impl RawEvent {
             sport: u16_at(b, 46),
             dport: u16_at(b, 48),
             state: u16_at(b, 50),
+            srtt_us: u32_at(b, 52),
             saddr: addr(family, &b[56..72]),
             daddr: addr(family, &b[72..88]),
             comm: String::from_utf8_lossy(&comm[..comm_len]).into_owned(),
@@ -168,6 +171,9 @@ pub struct Payload<'a> {
     pub errno: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<&'static str>,
+    /// The connection's smoothed RTT where the kernel had measured one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srtt_us: Option<u32>,
 }
 
 /// Name of a kernel TCP state (`include/net/tcp_states.h`).
@@ -231,6 +237,7 @@ impl<'a> Payload<'a> {
             errno: (event.kind == EventKind::TcpConnectFailed).then_some(event.err),
             state: (matches!(event.kind, EventKind::TcpReset | EventKind::TcpRetransmit))
                 .then(|| tcp_state(event.state)),
+            srtt_us: (tcp && event.srtt_us > 0).then_some(event.srtt_us),
         }
     }
 }

@@ -174,7 +174,7 @@ fn run(
                 source: Source::Ebpf,
                 data,
             };
-            if out.blocking_send(line).is_err() {
+            if !crate::node_agents::send_from_thread(&out, line, &stop) {
                 return Ok(()); // nobody listens any more
             }
             stats.events.fetch_add(1, Ordering::Relaxed);

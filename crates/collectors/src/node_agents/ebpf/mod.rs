@@ -22,7 +22,7 @@ pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
 #[derive(Debug, thiserror::Error)]
 pub enum EbpfError {
     #[error(
-        "this build has no eBPF support (rebuild with `--features ebpf`; needs clang, libelf-dev)"
+        "this build has no eBPF support (rebuild with `--features ebpf`; needs clang, libbpf-dev, libelf-dev and zlib1g-dev)"
     )]
     NotBuilt,
     #[error("kernel BTF is missing ({KERNEL_BTF}): the kernel needs CONFIG_DEBUG_INFO_BTF=y")]

@@ -2,7 +2,10 @@
 //! allocations of their `host-local` IP pools (one file per address under the pool's
 //! data directory, written by the IPAM plugin itself), writing a `cni` line for every
 //! address handed to a pod sandbox or given back, and an error line, in the words the
-//! plugin uses when it fails, as soon as a pool has no address left.
+//! plugin uses when it fails, as soon as a pool has no address left. [`links`] sees the
+//! pod network interfaces the plugins create and remove.
+
+pub mod links;
 
 use std::collections::BTreeMap;
 use std::fs;
