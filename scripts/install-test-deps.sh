@@ -20,6 +20,13 @@ if ! command -v nats-server >/dev/null || ! nats-server --version | grep -q "v${
 fi
 nats-server --version
 
+# The official OpenTelemetry SDK and OTLP exporters, as real clients of the OTLP receiver.
+OTEL_VERSION=1.45.2
+if ! python3 -c "import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check "opentelemetry-sdk==${OTEL_VERSION}" \
+    "opentelemetry-exporter-otlp-proto-grpc==${OTEL_VERSION}" "opentelemetry-exporter-otlp-proto-http==${OTEL_VERSION}"
+fi
+
 # Debian packages: clang and the libbpf/libelf headers build the eBPF programs (the `ebpf`
 # feature); journald, etcd, dnsmasq, the CNI plugins and iproute2 are the real components
 # the node-collector tests run against; chromium renders the web UI in its end-to-end test.

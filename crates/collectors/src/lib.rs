@@ -9,6 +9,7 @@ pub mod kubelet_poll;
 pub mod node_agents;
 pub mod node_sources;
 pub mod otlp;
+pub mod otlp_receiver;
 pub mod quantity;
 pub mod recording;
 mod replay;

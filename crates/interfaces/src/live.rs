@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use tapio_collectors::kubeapi::live::watch_cluster_objects;
 use tapio_collectors::kubelet_poll::poll_kubelets;
 use tapio_collectors::node_agents::{cni, dns, ebpf, etcd, journal, LineSender, LiveLine};
+use tapio_collectors::otlp_receiver;
 
 /// The reading end of the collectors' channel.
 pub type LineReceiver = tokio::sync::mpsc::Receiver<LiveLine>;
@@ -31,6 +32,8 @@ pub struct LiveOptions {
     pub dns_netns: Option<PathBuf>,
     pub cni_conf_dir: PathBuf,
     pub journal: journal::JournalConfig,
+    /// Where the OTLP receiver listens (gRPC, HTTP).
+    pub otlp: otlp_receiver::OtlpConfig,
 }
 
 impl Default for LiveOptions {
@@ -46,6 +49,7 @@ impl Default for LiveOptions {
             dns_netns: None,
             cni_conf_dir: cni::CniConfig::default().conf_dir,
             journal: journal::JournalConfig::default(),
+            otlp: otlp_receiver::OtlpConfig::default(),
         }
     }
 }
@@ -74,6 +78,7 @@ pub struct Collectors {
     _ebpf: Option<ebpf::EbpfHandle>,
     _dns: Option<dns::DnsHandle>,
     _links: Option<cni::links::LinksHandle>,
+    otlp: std::sync::Arc<otlp_receiver::OtlpStats>,
 }
 
 impl Collectors {
@@ -113,6 +118,15 @@ impl Collectors {
                 "ebpf: {events} events, {drops} dropped by the kernel (ring buffer full), {undecodable} undecodable"
             ));
         }
+        if enabled_otlp(&self.statuses) {
+            let s = &self.otlp;
+            out.push(format!(
+                "otlp: {} export requests, {} refused while the pipeline was full (retried by the exporters), {} malformed",
+                s.accepted.load(Relaxed),
+                s.busy.load(Relaxed),
+                s.malformed.load(Relaxed)
+            ));
+        }
         if let Some(h) = &self._dns {
             let s = h.stats();
             out.push(format!(
@@ -126,6 +140,10 @@ impl Collectors {
         }
         out
     }
+}
+
+fn enabled_otlp(statuses: &[CollectorStatus]) -> bool {
+    statuses.iter().any(|s| s.name == "otlp" && s.active)
 }
 
 /// Stops the collectors while still reading `lines`, so that none is stuck on a full
@@ -185,6 +203,7 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
         _ebpf: None,
         _dns: None,
         _links: None,
+        otlp: Default::default(),
     };
     let enabled = |name: &str| options.collectors.iter().any(|c| c == name);
     let status = |name: &str, active: bool, detail: String| (name.to_owned(), active, detail);
@@ -363,6 +382,45 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
                     probe.errors.join("; ")
                 ),
             ));
+        }
+    }
+
+    if enabled("otlp") {
+        let config = options.otlp.clone();
+        let mut places = Vec::new();
+        if let Some(a) = config.grpc {
+            places.push(format!("OTLP/gRPC on {a}"));
+        }
+        if let Some(a) = config.http {
+            places.push(format!("OTLP/HTTP on {a}"));
+        }
+        // Bind now, so that a taken port is this collector's status, not a later failure.
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (stop, out, stats) = (
+            stopped(stop_rx.clone()),
+            out.clone(),
+            collectors.otlp.clone(),
+        );
+        collectors.tasks.spawn(async move {
+            let serving = otlp_receiver::serve(config, out, stats, async move {
+                let _ = ready_tx.send(());
+                stop.await;
+            });
+            ("otlp".to_owned(), serving.await.map_err(|e| e.to_string()))
+        });
+        match ready_rx.await {
+            Ok(()) => statuses.push(status(
+                "otlp",
+                true,
+                format!("receiving {}", places.join(" and ")),
+            )),
+            Err(_) => {
+                let why = match collectors.tasks.join_next().await {
+                    Some(Ok((_, Err(e)))) => e,
+                    _ => "the receiver stopped".to_owned(),
+                };
+                statuses.push(status("otlp", false, why));
+            }
         }
     }
 

@@ -205,7 +205,7 @@ impl ServerArgs {
 /// What the live collectors watch (shared by `run` and `record`).
 #[derive(clap::Args)]
 struct LiveArgs {
-    /// Collectors to start (repeat): kubeapi, kubelet, ebpf, etcd, systemd, cni, dns.
+    /// Collectors to start (repeat): kubeapi, kubelet, ebpf, etcd, systemd, cni, dns, otlp.
     /// Default: `collectors.enabled` of the configuration (all of them).
     #[arg(long = "collector", value_name = "NAME")]
     collectors: Vec<String>,
@@ -235,10 +235,27 @@ struct LiveArgs {
     /// File that keeps the journal cursor between runs.
     #[arg(long, value_name = "FILE")]
     journal_cursor: Option<PathBuf>,
+    /// OTLP/gRPC address of the OTLP receiver ("off" turns it off).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+    otlp_grpc: String,
+    /// OTLP/HTTP address of the OTLP receiver ("off" turns it off).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318")]
+    otlp_http: String,
+}
+
+/// An address option that may be "off".
+fn address(value: &str, what: &str) -> Result<Option<std::net::SocketAddr>> {
+    if value == "off" {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .with_context(|| format!("{what} {value:?} is not host:port (or off)"))
 }
 
 impl LiveArgs {
-    fn options(self, config: &config::Config) -> live::LiveOptions {
+    fn options(self, config: &config::Config) -> Result<live::LiveOptions> {
         let mut collectors = if self.collectors.is_empty() {
             config.collectors.enabled.clone()
         } else {
@@ -254,7 +271,7 @@ impl LiveArgs {
         if !self.journal_units.is_empty() {
             journal.units = self.journal_units;
         }
-        live::LiveOptions {
+        Ok(live::LiveOptions {
             collectors,
             namespaces: self.namespaces,
             kubelet_interval: Duration::from_secs(self.kubelet_interval.max(1)),
@@ -262,7 +279,11 @@ impl LiveArgs {
             dns_netns: self.dns_netns,
             cni_conf_dir: self.cni_conf_dir,
             journal,
-        }
+            otlp: tapio_collectors::otlp_receiver::OtlpConfig {
+                grpc: address(&self.otlp_grpc, "--otlp-grpc")?,
+                http: address(&self.otlp_http, "--otlp-http")?,
+            },
+        })
     }
 }
 
@@ -291,7 +312,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             duration,
         } => {
             check_collectors(&live.collectors)?;
-            let options = live.options(&config);
+            let options = live.options(&config)?;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let recorded = runtime.block_on(tapio_interfaces::record::record(
                 &output,
@@ -317,7 +338,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bus
             });
             let options = run::RunOptions {
-                live: live.options(&config),
+                live: live.options(&config)?,
                 record,
                 analyze_every: Duration::from_secs(interval.max(1)),
                 duration: duration.map(Duration::from_secs),
