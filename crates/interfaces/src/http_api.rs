@@ -42,6 +42,16 @@ impl ApiState {
         })
     }
 
+    /// The current report.
+    pub fn report(&self) -> InsightReport {
+        self.report.borrow().clone()
+    }
+
+    /// New and changed insights from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Insight> {
+        self.insights.subscribe()
+    }
+
     /// Replaces the current report; `new` are the insights that are new or changed in
     /// it, sent to every stream reader.
     pub fn publish(&self, report: InsightReport, new: &[Insight]) {
@@ -102,7 +112,7 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// Compares in time independent of where the strings differ.
-fn same_secret(a: &str, b: &str) -> bool {
+pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

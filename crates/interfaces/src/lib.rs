@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod eval;
 pub mod generate;
+pub mod grpc_api;
 pub mod http_api;
 pub mod live;
 pub mod news;

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use jiff::Timestamp;
 use tapio_domain::{Insight, InsightReport, Stats};
 use tapio_integrations::alerts::{Notifier, NotifyPolicy, Sink};
 use tapio_integrations::bus::nats::{NatsBusConfig, NatsSubscriber};
 use tapio_intelligence::Engine;
 
+use crate::grpc_api::{self, TopologyQuery};
 use crate::http_api::{self, ApiState};
 use crate::news::InsightNews;
 
@@ -31,8 +33,10 @@ pub struct ServiceOptions {
     pub filter: String,
     /// HTTP address for the UI, the insights API, /metrics and /healthz (`None`: no HTTP).
     pub listen: Option<SocketAddr>,
-    /// Bearer token the API requires (`None`: open, which only loopback allows).
+    /// Bearer token the APIs require (`None`: open, which only loopback allows).
     pub token: Option<String>,
+    /// gRPC API address (`None`: no gRPC).
+    pub grpc_listen: Option<SocketAddr>,
     /// Where new incidents are announced, and how often.
     pub alerts: Vec<Sink>,
     pub alert_policy: NotifyPolicy,
@@ -100,6 +104,19 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             }
         });
     }
+    let (topology_tx, mut topology_rx) = tokio::sync::mpsc::channel::<TopologyQuery>(64);
+    if let Some(addr) = options.grpc_listen {
+        anyhow::ensure!(
+            options.token.is_some() || !http_api::needs_token(&addr),
+            "{addr} is reachable beyond this machine: give the API a token (--token-file or TAPIO_API_TOKEN)"
+        );
+        let (api, token, bus) = (Arc::clone(&api), options.token.clone(), options.bus.clone());
+        tokio::spawn(async move {
+            if let Err(e) = grpc_api::serve(addr, api, token, topology_tx, bus).await {
+                eprintln!("correlation-service: {e:#}");
+            }
+        });
+    }
     let mut subscriber =
         NatsSubscriber::connect(&options.bus, &options.durable, &options.filter).await?;
     let mut engine = Engine::new();
@@ -114,6 +131,13 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut last = InsightReport::default();
     loop {
         let batch = subscriber.fetch(FETCH, FETCH_WAIT).await?;
+        // Questions about the topology are answered between batches.
+        while let Ok(query) = topology_rx.try_recv() {
+            let edges = engine
+                .topology()
+                .neighbourhood(&query.entity, Timestamp::now());
+            let _ = query.reply.send(edges);
+        }
         metrics
             .undecodable
             .store(subscriber.undecodable, Ordering::Relaxed);

@@ -73,6 +73,23 @@ pub struct Topology {
     calls: HashSet<(String, String)>,
 }
 
+/// How two entities are related in [`Topology::neighbourhood`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// A relation an entity's snapshot carries.
+    Relation(RelationKind),
+    /// A Service's selector matches the pod's labels.
+    Selects,
+}
+
+/// A directed edge of the topology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub from: EntityKey,
+    pub kind: EdgeKind,
+    pub to: EntityKey,
+}
+
 /// The first DNS label of a host name: how node names and host names meet.
 pub fn short_host(name: &str) -> &str {
     name.split('.').next().unwrap_or(name)
@@ -418,6 +435,60 @@ impl Topology {
             .collect();
         out.sort();
         out
+    }
+
+    /// Every relation that starts or ends at `key` at `at`: its own (owners, config,
+    /// node, claims, scale targets), the entities whose relations point at it (the pods
+    /// of a workload, the users of a ConfigMap), and Service selection both ways.
+    /// `None` when `key` was never seen.
+    pub fn neighbourhood(&self, key: &EntityKey, at: Timestamp) -> Option<Vec<Edge>> {
+        let &id = self.ids.get(key)?;
+        let mut edges: Vec<Edge> = self
+            .version_of(id, at)
+            .into_iter()
+            .flat_map(|v| v.relations.iter())
+            .map(|&(kind, t)| Edge {
+                from: key.clone(),
+                kind: EdgeKind::Relation(kind),
+                to: self.nodes[t as usize].key.clone(),
+            })
+            .collect();
+        for (other, node) in self.nodes.iter().enumerate() {
+            let pointing = self
+                .version_of(other as Id, at)
+                .into_iter()
+                .flat_map(|v| v.relations.iter())
+                .filter(|(_, t)| *t == id);
+            for &(kind, _) in pointing {
+                edges.push(Edge {
+                    from: node.key.clone(),
+                    kind: EdgeKind::Relation(kind),
+                    to: key.clone(),
+                });
+            }
+        }
+        match key.kind {
+            EntityKind::Service => {
+                for pod in self.pods_of_service(key.namespace.as_deref(), &key.name, at) {
+                    edges.push(Edge {
+                        from: key.clone(),
+                        kind: EdgeKind::Selects,
+                        to: pod,
+                    });
+                }
+            }
+            EntityKind::Pod => {
+                for service in self.services_of(key, at) {
+                    edges.push(Edge {
+                        from: service,
+                        kind: EdgeKind::Selects,
+                        to: key.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        Some(edges)
     }
 
     /// Pods selected at `at` by the Service named `service` in `namespace`.

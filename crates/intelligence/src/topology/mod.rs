@@ -3,4 +3,4 @@
 
 mod graph;
 
-pub use graph::{short_host, EntityVersion, Topology};
+pub use graph::{short_host, Edge, EdgeKind, EntityVersion, Topology};

@@ -38,6 +38,9 @@ struct Cli {
     /// /metrics and /healthz.
     #[arg(long, default_value = "127.0.0.1:9091")]
     listen: SocketAddr,
+    /// gRPC API address (proto/tapio/v1/tapio.proto), or "off".
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    grpc_listen: String,
     /// File holding the bearer token the API requires (or set TAPIO_API_TOKEN). Needed
     /// when --listen is reachable beyond loopback.
     #[arg(long, value_name = "FILE")]
@@ -98,6 +101,16 @@ fn main() -> ExitCode {
         (None, Ok(t)) if !t.trim().is_empty() => Some(t.trim().to_owned()),
         _ => None,
     };
+    let grpc_listen = match cli.grpc_listen.as_str() {
+        "off" => None,
+        addr => match addr.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("correlation-service: --grpc-listen {addr:?}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let mut bus = NatsBusConfig::new(&url);
     bus.max_in_flight = config.collectors.buffer_size;
     let options = service::ServiceOptions {
@@ -106,6 +119,7 @@ fn main() -> ExitCode {
         filter: cli.filter,
         listen: Some(cli.listen),
         token,
+        grpc_listen,
         alerts: cli
             .alertmanager
             .into_iter()
