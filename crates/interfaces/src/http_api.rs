@@ -149,7 +149,10 @@ async fn report(State(state): State<Arc<ApiState>>) -> axum::Json<InsightReport>
 
 async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         (state.metrics)(),
     )
         .into_response()

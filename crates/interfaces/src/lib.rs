@@ -15,3 +15,4 @@ pub mod record;
 pub mod render;
 pub mod run;
 pub mod service;
+pub mod service_metrics;

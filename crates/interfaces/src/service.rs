@@ -3,7 +3,6 @@
 //! insights over HTTP.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use tapio_intelligence::Engine;
 use crate::grpc_api::{self, TopologyQuery};
 use crate::http_api::{self, ApiState};
 use crate::news::InsightNews;
+use crate::service_metrics::ServiceMetrics;
 
 /// Most messages taken per fetch.
 const FETCH: usize = 512;
@@ -42,47 +42,6 @@ pub struct ServiceOptions {
     pub alert_policy: NotifyPolicy,
     /// Stop after the stream has been drained and idle this long (for batch runs and tests).
     pub exit_when_idle: Option<Duration>,
-}
-
-/// Counters exposed on /metrics.
-#[derive(Debug, Default)]
-pub struct ServiceMetrics {
-    pub consumed: AtomicU64,
-    pub replayed: AtomicU64,
-    pub undecodable: AtomicU64,
-    pub analyses: AtomicU64,
-    pub insights_published: AtomicU64,
-    pub analysis_micros: AtomicU64,
-    pub alerts_sent: AtomicU64,
-    pub alerts_rate_limited: AtomicU64,
-    pub alerts_failed: AtomicU64,
-}
-
-impl ServiceMetrics {
-    /// The Prometheus text exposition of the counters.
-    pub fn render(&self) -> String {
-        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        format!(
-                        "# HELP tapio_observations_consumed_total Observations taken from the bus.\n# TYPE tapio_observations_consumed_total counter\ntapio_observations_consumed_total {}\n\
-             # HELP tapio_observations_replayed_total Acknowledged observations replayed at start to rebuild state.\n# TYPE tapio_observations_replayed_total counter\ntapio_observations_replayed_total {}\n\
-             # HELP tapio_observations_undecodable_total Bus messages that were not observations.\n# TYPE tapio_observations_undecodable_total counter\ntapio_observations_undecodable_total {}\n\
-             # HELP tapio_analyses_total Correlation and analysis passes.\n# TYPE tapio_analyses_total counter\ntapio_analyses_total {}\n\
-             # HELP tapio_insights_published_total Insights published to the insights stream.\n# TYPE tapio_insights_published_total counter\ntapio_insights_published_total {}\n\
-             # HELP tapio_analysis_seconds_total Time spent in analysis passes.\n# TYPE tapio_analysis_seconds_total counter\ntapio_analysis_seconds_total {}\n\
-             # HELP tapio_alerts_sent_total Notifications delivered to alert sinks (one per incident and sink).\n# TYPE tapio_alerts_sent_total counter\ntapio_alerts_sent_total {}\n\
-             # HELP tapio_alerts_rate_limited_total Notifications held back by the rate limit (offered again later).\n# TYPE tapio_alerts_rate_limited_total counter\ntapio_alerts_rate_limited_total {}\n\
-             # HELP tapio_alerts_failed_total Notifications a sink refused or could not take.\n# TYPE tapio_alerts_failed_total counter\ntapio_alerts_failed_total {}\n",
-                        c(&self.consumed),
-            c(&self.replayed),
-            c(&self.undecodable),
-            c(&self.analyses),
-            c(&self.insights_published),
-            c(&self.analysis_micros) as f64 / 1e6,
-            c(&self.alerts_sent),
-            c(&self.alerts_rate_limited),
-            c(&self.alerts_failed),
-        )
-    }
 }
 
 /// Runs the service; returns the last report when `exit_when_idle` ends it.
@@ -122,7 +81,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut engine = Engine::new();
     // A replica taking over: rebuild the state the acknowledged history implies.
     let replayed = subscriber.replay_acknowledged(|o| engine.ingest(o)).await?;
-    metrics.replayed.store(replayed, Ordering::Relaxed);
+    metrics.replayed(replayed);
     let mut dirty = replayed > 0;
     let mut idle_since = Instant::now();
     let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -138,14 +97,10 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                 .neighbourhood(&query.entity, Timestamp::now());
             let _ = query.reply.send(edges);
         }
-        metrics
-            .undecodable
-            .store(subscriber.undecodable, Ordering::Relaxed);
+        metrics.undecodable_total(subscriber.undecodable);
         if !batch.is_empty() {
-            metrics
-                .consumed
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
             for delivery in batch {
+                metrics.consumed(&delivery.observation);
                 engine.ingest(delivery.observation.clone());
                 // Acknowledged only once the engine holds it.
                 delivery.ack().await?;
@@ -157,16 +112,14 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
         if dirty {
             let started = Instant::now();
             let insights = engine.analyze();
-            metrics.analyses.fetch_add(1, Ordering::Relaxed);
-            metrics
-                .analysis_micros
-                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            metrics.analysed(started.elapsed().as_secs_f64(), &insights);
             for insight in &insights {
                 if published.insert(insight.id.clone()) {
                     subscriber.publish_insight(insight).await?;
-                    metrics.insights_published.fetch_add(1, Ordering::Relaxed);
+                    metrics.published();
                 }
             }
+            metrics.pending(subscriber.pending().await?);
             let stats = engine.stats();
             let report = InsightReport {
                 insights,
@@ -188,12 +141,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                 for e in notifier.offer(&report.insights).await {
                     eprintln!("correlation-service: alert not delivered: {e}");
                 }
-                let n = notifier.stats;
-                metrics.alerts_sent.store(n.sent, Ordering::Relaxed);
-                metrics
-                    .alerts_rate_limited
-                    .store(n.rate_limited, Ordering::Relaxed);
-                metrics.alerts_failed.store(n.failed, Ordering::Relaxed);
+                metrics.alerts(notifier.stats);
             }
             last = report;
             dirty = false;

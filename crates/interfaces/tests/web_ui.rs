@@ -72,6 +72,15 @@ fn the_flagship_incident_shows_with_its_chain_in_chromium() {
         metrics.contains("tapio_insights_published_total 1"),
         "{metrics}"
     );
+    for family in [
+        "tapio_observations_consumed_total{source=\"kubeapi\"}",
+        "tapio_observations_consumed_total{source=\"topology\"}",
+        "tapio_insights_current{pattern=\"config-change-oom\"} 1",
+        "tapio_analysis_duration_seconds_count",
+        "tapio_consumer_pending_messages 0",
+    ] {
+        assert!(metrics.contains(family), "{family} missing: {metrics}");
+    }
 
     let url = format!(
         "http://127.0.0.1:{}/?token={TOKEN}#/insight/{id}",
