@@ -22,12 +22,20 @@ pub struct Server {
     /// `http://host:port`.
     pub url: String,
     pub token: Option<String>,
+    /// A CA certificate (PEM) to trust beside the system's, for `https://` URLs.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl Server {
     async fn get(&self, path: &str) -> Result<hyper::Response<Incoming>> {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::tls::client_config(self.ca.as_deref())?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client: Client<_, Empty<Bytes>> =
             Client::builder(TokioExecutor::new()).build(connector);
         let uri = format!("{}{path}", self.url.trim_end_matches('/'));

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::http_api::ApiState;
+use crate::tls::TlsFiles;
 
 /// The code generated from the proto file by `build.rs`.
 pub mod proto {
@@ -268,6 +269,7 @@ pub async fn serve(
     token: Option<String>,
     topology: mpsc::Sender<TopologyQuery>,
     bus: NatsBusConfig,
+    tls: Option<TlsFiles>,
 ) -> Result<()> {
     let service = GrpcApi { api, topology, bus };
     let check = move |request: Request<()>| -> Result<Request<()>, Status> {
@@ -283,7 +285,16 @@ pub async fn serve(
         }
         Ok(request)
     };
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        crate::tls::install_provider();
+        let (cert, key) = tls.read()?;
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .context("the TLS certificate or key is not usable")?;
+    }
+    builder
         .add_service(TapioServer::with_interceptor(service, check))
         .serve(addr)
         .await

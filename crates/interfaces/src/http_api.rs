@@ -20,6 +20,8 @@ use futures_util::Stream;
 use tapio_domain::{Insight, InsightReport};
 use tokio::sync::{broadcast, watch};
 
+use crate::tls::TlsFiles;
+
 /// New or changed insights kept for slow stream readers before they miss some.
 const STREAM_BUFFER: usize = 1024;
 
@@ -67,14 +69,25 @@ pub fn needs_token(addr: &SocketAddr) -> bool {
     !addr.ip().is_loopback()
 }
 
-/// Serves the API and UI on `addr` until the process ends.
-pub async fn serve(addr: SocketAddr, state: Arc<ApiState>) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
+/// Serves the API and UI on `addr` (HTTPS with `tls`) until the process ends.
+pub async fn serve(addr: SocketAddr, state: Arc<ApiState>, tls: Option<TlsFiles>) -> Result<()> {
+    let Some(tls) = tls else {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        return axum::serve(listener, router(state))
+            .await
+            .context("HTTP server failed");
+    };
+    crate::tls::install_provider();
+    let (cert, key) = tls.read()?;
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
         .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    axum::serve(listener, router(state))
+        .context("the TLS certificate or key is not usable")?;
+    axum_server::bind_rustls(addr, config)
+        .serve(router(state).into_make_service())
         .await
-        .context("HTTP server failed")
+        .with_context(|| format!("HTTPS server on {addr} failed"))
 }
 
 /// The routes, for serving or testing.

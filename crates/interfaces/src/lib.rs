@@ -16,3 +16,4 @@ pub mod render;
 pub mod run;
 pub mod service;
 pub mod service_metrics;
+pub mod tls;

@@ -17,6 +17,7 @@ use crate::grpc_api::{self, TopologyQuery};
 use crate::http_api::{self, ApiState};
 use crate::news::InsightNews;
 use crate::service_metrics::ServiceMetrics;
+use crate::tls::TlsFiles;
 
 /// Most messages taken per fetch.
 const FETCH: usize = 512;
@@ -37,6 +38,8 @@ pub struct ServiceOptions {
     pub token: Option<String>,
     /// gRPC API address (`None`: no gRPC).
     pub grpc_listen: Option<SocketAddr>,
+    /// Serve both APIs over TLS with this certificate and key.
+    pub tls: Option<TlsFiles>,
     /// Where new incidents are announced, and how often.
     pub alerts: Vec<Sink>,
     pub alert_policy: NotifyPolicy,
@@ -56,9 +59,9 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             options.token.is_some() || !http_api::needs_token(&addr),
             "{addr} is reachable beyond this machine: give the API a token (--token-file or TAPIO_API_TOKEN)"
         );
-        let api = Arc::clone(&api);
+        let (api, tls) = (Arc::clone(&api), options.tls.clone());
         tokio::spawn(async move {
-            if let Err(e) = http_api::serve(addr, api).await {
+            if let Err(e) = http_api::serve(addr, api, tls).await {
                 eprintln!("correlation-service: {e:#}");
             }
         });
@@ -70,8 +73,9 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             "{addr} is reachable beyond this machine: give the API a token (--token-file or TAPIO_API_TOKEN)"
         );
         let (api, token, bus) = (Arc::clone(&api), options.token.clone(), options.bus.clone());
+        let tls = options.tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = grpc_api::serve(addr, api, token, topology_tx, bus).await {
+            if let Err(e) = grpc_api::serve(addr, api, token, topology_tx, bus, tls).await {
                 eprintln!("correlation-service: {e:#}");
             }
         });

@@ -41,6 +41,12 @@ struct Cli {
     /// gRPC API address (proto/tapio/v1/tapio.proto), or "off".
     #[arg(long, default_value = "127.0.0.1:50051")]
     grpc_listen: String,
+    /// PEM certificate (chain) to serve the HTTP and gRPC APIs over TLS with (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// File holding the bearer token the API requires (or set TAPIO_API_TOKEN). Needed
     /// when --listen is reachable beyond loopback.
     #[arg(long, value_name = "FILE")]
@@ -120,6 +126,10 @@ fn main() -> ExitCode {
         listen: Some(cli.listen),
         token,
         grpc_listen,
+        tls: cli
+            .tls_cert
+            .zip(cli.tls_key)
+            .map(|(cert, key)| tapio_interfaces::tls::TlsFiles { cert, key }),
         alerts: cli
             .alertmanager
             .into_iter()

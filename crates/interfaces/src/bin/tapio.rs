@@ -180,6 +180,9 @@ struct ServerArgs {
     /// File holding the API token (or set TAPIO_API_TOKEN).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// CA certificate (PEM) to trust for an https:// server, beside the system's.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -198,6 +201,7 @@ impl ServerArgs {
         Ok(client::Server {
             url: self.url,
             token,
+            ca: self.ca,
         })
     }
 }
