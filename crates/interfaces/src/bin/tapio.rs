@@ -1,6 +1,7 @@
 //! `tapio`: explain why something broke in a Kubernetes cluster.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
-use tapio_collectors::recording::{open_input, ReaderOptions};
+use tapio_collectors::recording::{decompress, open_input, ReaderOptions};
 
 use tapio_collectors::node_agents::journal::JournalConfig;
 use tapio_interfaces::{client, config, eval, generate, live, pipeline, render, run};
@@ -533,10 +534,39 @@ fn analyze(file: &Path, format: Format, config: &config::Config) -> Result<ExitC
     })
 }
 
+/// A progress bar for reading `file`, when standard error is a terminal and the file is
+/// big enough for one to help.
+fn progress_bar(file: &Path) -> Option<indicatif::ProgressBar> {
+    const WORTH_A_BAR: u64 = 16 << 20;
+    if !std::io::stderr().is_terminal() || file == Path::new("-") {
+        return None;
+    }
+    let size = std::fs::metadata(file).ok()?.len();
+    if size < WORTH_A_BAR {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reading and correlating {bar:30} {bytes}/{total_bytes} ({eta} left)",
+        )
+        .ok()?,
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
+}
+
 /// Analyses a recording, reporting rejected lines and skipped kinds on standard error.
 fn analyze_file(file: &Path, config: &config::Config) -> Result<pipeline::Analysed> {
-    let input =
-        open_input(file).with_context(|| format!("cannot open recording {}", file.display()))?;
+    let progress = progress_bar(file);
+    let input = match &progress {
+        // On a terminal: the bar follows the bytes read from the file (compressed or not).
+        Some(bar) => File::open(file)
+            .map(|f| Box::new(bar.wrap_read(f)) as Box<dyn std::io::Read + Send>)
+            .and_then(decompress),
+        None => open_input(file),
+    }
+    .with_context(|| format!("cannot open recording {}", file.display()))?;
     let name = file.display().to_string();
     let printed = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&printed);
@@ -547,6 +577,9 @@ fn analyze_file(file: &Path, config: &config::Config) -> Result<pipeline::Analys
     });
     let batches = (config.collectors.buffer_size / 64).max(4);
     let analysed = pipeline::analyze(input, ReaderOptions::default(), batches, on_error);
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     let read = &analysed.replay.read;
     let rejected = read.rejected_total();
     if rejected > ERRORS_PRINTED {
