@@ -2,7 +2,6 @@
 //! `localhost:50051`): submit recording lines, list and stream insights, and the topology
 //! around an entity. With a token configured every call needs `authorization: Bearer`.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -188,7 +187,11 @@ impl Tapio for GrpcApi {
         let insights = report
             .insights
             .iter()
-            .filter(|i| r.name.is_empty() || crate::client::concerns(i, &r.namespace, &r.name))
+            .filter(|i| {
+                r.name.is_empty()
+                    || r.namespace.is_empty()
+                    || crate::client::concerns(i, &r.namespace, &r.name)
+            })
             .map(to_proto)
             .collect();
         Ok(Response::new(proto::ListInsightsResponse { insights }))
@@ -262,9 +265,9 @@ impl Tapio for GrpcApi {
     }
 }
 
-/// Serves the API on `addr` until the process ends.
+/// Serves the API on `listener` until the process ends.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: std::net::TcpListener,
     api: Arc<ApiState>,
     token: Option<String>,
     topology: mpsc::Sender<TopologyQuery>,
@@ -294,9 +297,12 @@ pub async fn serve(
             .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
             .context("the TLS certificate or key is not usable")?;
     }
+    listener.set_nonblocking(true)?;
+    let incoming =
+        tonic::transport::server::TcpIncoming::from(tokio::net::TcpListener::from_std(listener)?);
     builder
         .add_service(TapioServer::with_interceptor(service, check))
-        .serve(addr)
+        .serve_with_incoming(incoming)
         .await
-        .with_context(|| format!("gRPC API on {addr}"))
+        .context("gRPC API failed")
 }

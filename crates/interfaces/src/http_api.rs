@@ -69,12 +69,15 @@ pub fn needs_token(addr: &SocketAddr) -> bool {
     !addr.ip().is_loopback()
 }
 
-/// Serves the API and UI on `addr` (HTTPS with `tls`) until the process ends.
-pub async fn serve(addr: SocketAddr, state: Arc<ApiState>, tls: Option<TlsFiles>) -> Result<()> {
+/// Serves the API and UI on `listener` (HTTPS with `tls`) until the process ends.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    state: Arc<ApiState>,
+    tls: Option<TlsFiles>,
+) -> Result<()> {
+    listener.set_nonblocking(true)?;
     let Some(tls) = tls else {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         return axum::serve(listener, router(state))
             .await
             .context("HTTP server failed");
@@ -84,10 +87,10 @@ pub async fn serve(addr: SocketAddr, state: Arc<ApiState>, tls: Option<TlsFiles>
     let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
         .await
         .context("the TLS certificate or key is not usable")?;
-    axum_server::bind_rustls(addr, config)
+    axum_server::from_tcp_rustls(listener, config)?
         .serve(router(state).into_make_service())
         .await
-        .with_context(|| format!("HTTPS server on {addr} failed"))
+        .context("HTTPS server failed")
 }
 
 /// The routes, for serving or testing.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use jiff::Timestamp;
 use tapio_domain::{Insight, InsightReport, Stats};
 use tapio_integrations::alerts::{Notifier, NotifyPolicy, Sink};
@@ -54,28 +54,30 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
         let metrics = Arc::clone(&metrics);
         ApiState::new(options.token.clone(), Box::new(move || metrics.render()))
     };
-    if let Some(addr) = options.listen {
+    // Listeners are bound before anything starts, so that a taken port stops the service.
+    let bind = |addr: SocketAddr| -> Result<std::net::TcpListener> {
         anyhow::ensure!(
             options.token.is_some() || !http_api::needs_token(&addr),
-            "{addr} is reachable beyond this machine: give the API a token (--token-file or TAPIO_API_TOKEN)"
+            "{addr} is reachable beyond this machine: give the APIs a token (--token-file or TAPIO_API_TOKEN)"
         );
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))
+    };
+    let http_listener = options.listen.map(bind).transpose()?;
+    let grpc_listener = options.grpc_listen.map(bind).transpose()?;
+    if let Some(listener) = http_listener {
         let (api, tls) = (Arc::clone(&api), options.tls.clone());
         tokio::spawn(async move {
-            if let Err(e) = http_api::serve(addr, api, tls).await {
+            if let Err(e) = http_api::serve(listener, api, tls).await {
                 eprintln!("correlation-service: {e:#}");
             }
         });
     }
     let (topology_tx, mut topology_rx) = tokio::sync::mpsc::channel::<TopologyQuery>(64);
-    if let Some(addr) = options.grpc_listen {
-        anyhow::ensure!(
-            options.token.is_some() || !http_api::needs_token(&addr),
-            "{addr} is reachable beyond this machine: give the API a token (--token-file or TAPIO_API_TOKEN)"
-        );
+    if let Some(listener) = grpc_listener {
         let (api, token, bus) = (Arc::clone(&api), options.token.clone(), options.bus.clone());
         let tls = options.tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = grpc_api::serve(addr, api, token, topology_tx, bus, tls).await {
+            if let Err(e) = grpc_api::serve(listener, api, token, topology_tx, bus, tls).await {
                 eprintln!("correlation-service: {e:#}");
             }
         });
@@ -92,6 +94,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut news = InsightNews::default();
     let mut notifier = Notifier::new(options.alerts.clone(), options.alert_policy.clone());
     let mut last = InsightReport::default();
+    let mut consumed = replayed;
     loop {
         let batch = subscriber.fetch(FETCH, FETCH_WAIT).await?;
         // Questions about the topology are answered between batches.
@@ -105,6 +108,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
         if !batch.is_empty() {
             for delivery in batch {
                 metrics.consumed(&delivery.observation);
+                consumed += 1;
                 engine.ingest(delivery.observation.clone());
                 // Acknowledged only once the engine holds it.
                 delivery.ack().await?;
@@ -128,7 +132,8 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             let report = InsightReport {
                 insights,
                 stats: Stats {
-                    lines: 0,
+                    // Observations taken from the bus (there are no lines here).
+                    lines: consumed,
                     rejected: 0,
                     events: stats.events,
                     entities: stats.entities,

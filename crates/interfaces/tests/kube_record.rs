@@ -189,6 +189,9 @@ fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
         !text.contains("c3VwZXJzZWNyZXQ=") && !text.contains("managedFields"),
         "{text}"
     );
+    // Nor in anything the collector logged.
+    let logged = String::from_utf8_lossy(&record.stderr);
+    assert!(!logged.contains("c3VwZXJzZWNyZXQ=") && !logged.contains("supersecret"));
     assert!(text.contains("\"source\":\"kubeapi\""));
     assert!(
         text.contains("\"source\":\"kubelet\"") && text.contains("\"endpoint\":\"stats/summary\""),
@@ -201,6 +204,11 @@ fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
         .output()
         .unwrap();
     let report: InsightReport = serde_json::from_slice(&analysed.stdout).unwrap();
+    // Nor in the events and insights made from it.
+    for out in [&analysed.stdout, &analysed.stderr] {
+        let out = String::from_utf8_lossy(out);
+        assert!(!out.contains("c3VwZXJzZWNyZXQ=") && !out.contains("supersecret"));
+    }
 
     // The live run against the same server (playing the incident again) reaches the
     // same conclusions.

@@ -26,6 +26,8 @@ fn service(url: &str, durable: &str) -> InsightReport {
             durable,
             "--exit-when-idle",
             "1",
+            "--grpc-listen",
+            "off",
             "--listen",
         ])
         .arg(format!("127.0.0.1:{}", support::free_port()))
@@ -124,15 +126,15 @@ fn a_server_restart_between_publish_and_consume_loses_nothing() {
 }
 
 /// Reads one counter from the service's /metrics.
+/// The sum of a metric family's samples (every label set) on the service's /metrics.
 fn counter(port: u16, name: &str) -> Option<u64> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+    let (status, body) = support::http_get(port, "/metrics", None);
+    (status == 200).then(|| {
+        body.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    })
 }
 
 #[test]
@@ -159,6 +161,8 @@ fn a_service_killed_mid_stream_is_replaced_without_losing_or_doubling_anything()
             "kill",
             "--exit-when-idle",
             "5",
+            "--grpc-listen",
+            "off",
             "--listen",
         ])
         .arg(format!("127.0.0.1:{port}"))

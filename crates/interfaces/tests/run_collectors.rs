@@ -44,9 +44,9 @@ fn nothing_to_run_is_an_error() {
             "--duration",
             "1",
             "--collector",
-            "cni",
-            "--cni-conf-dir",
-            "/nonexistent",
+            "etcd",
+            "--etcd",
+            "http://127.0.0.1:1",
         ])
         .output()
         .unwrap();

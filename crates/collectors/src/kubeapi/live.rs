@@ -3,10 +3,15 @@
 //! kind Tapio models, turned into watch events of the recording's `kubeapi` shape — the same
 //! bytes a recording replays, read by the same parser.
 //!
+//! Each watcher remembers the resourceVersion it last reported per object: a relist
+//! (after 410 Gone, or when a watch restarts from scratch) repeats nothing already
+//! reported, and reports as DELETED what disappeared while no watch ran.
+//!
 //! `managedFields` are dropped. Secret values are replaced by their SHA-256 before the
 //! object leaves this module: change detection still works, values never reach a line,
 //! a log or a recording.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 
 use futures_util::stream::{select_all, BoxStream, StreamExt};
@@ -49,13 +54,90 @@ fn sanitise(mut object: Value) -> Value {
     object
 }
 
-fn line<K: Serialize>(kind: &str, object: &K) -> Option<WatchLine> {
-    let object = sanitise(serde_json::to_value(object).ok()?);
+fn line(kind: &str, object: Value) -> Option<WatchLine> {
     let data = serde_json::json!({"type": kind, "object": object});
     Some(WatchLine {
         ts: Timestamp::now(),
         data: RawValue::from_string(data.to_string()).ok()?,
     })
+}
+
+/// What one watcher has already reported, so that a relist (after a 410 Gone or a
+/// restart of the watch) repeats nothing already seen and reports what went away
+/// meanwhile. Holds one small stub per live object, as a reflector would hold objects.
+#[derive(Default)]
+struct Seen {
+    /// uid -> (resourceVersion, stub to name the object in a DELETED line).
+    objects: HashMap<String, (String, Value)>,
+    /// During a relist: the uids listed so far.
+    listed: Option<HashSet<String>>,
+}
+
+impl Seen {
+    fn stub(object: &Value) -> Value {
+        let meta = &object["metadata"];
+        serde_json::json!({
+            "apiVersion": object["apiVersion"], "kind": object["kind"],
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                         "uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
+        })
+    }
+
+    /// The lines one watcher event makes.
+    fn lines<K: Serialize>(&mut self, event: watcher::Event<K>) -> Vec<WatchLine> {
+        let object = |o: &K| serde_json::to_value(o).ok().map(sanitise);
+        match event {
+            watcher::Event::Init => {
+                self.listed = Some(HashSet::new());
+                Vec::new()
+            }
+            watcher::Event::InitApply(o) | watcher::Event::Apply(o) => {
+                let Some(o) = object(&o) else {
+                    return Vec::new();
+                };
+                let uid = o["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
+                let rv = o["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Some(listed) = self.listed.as_mut() {
+                    listed.insert(uid.clone());
+                }
+                let known = self.objects.get(&uid).map(|(v, _)| v);
+                if known == Some(&rv) {
+                    return Vec::new();
+                }
+                let kind = if known.is_some() { "MODIFIED" } else { "ADDED" };
+                self.objects.insert(uid, (rv, Self::stub(&o)));
+                line(kind, o).into_iter().collect()
+            }
+            watcher::Event::Delete(o) => {
+                let Some(o) = object(&o) else {
+                    return Vec::new();
+                };
+                if let Some(uid) = o["metadata"]["uid"].as_str() {
+                    self.objects.remove(uid);
+                }
+                line("DELETED", o).into_iter().collect()
+            }
+            // Objects the new list no longer has were deleted while no watch ran.
+            watcher::Event::InitDone => {
+                let Some(listed) = self.listed.take() else {
+                    return Vec::new();
+                };
+                let gone: Vec<String> = self
+                    .objects
+                    .keys()
+                    .filter(|uid| !listed.contains(*uid))
+                    .cloned()
+                    .collect();
+                gone.into_iter()
+                    .filter_map(|uid| self.objects.remove(&uid))
+                    .filter_map(|(_, stub)| line("DELETED", stub))
+                    .collect()
+            }
+        }
+    }
 }
 
 /// An object type the live collector can watch.
@@ -99,15 +181,14 @@ where
     K: Serialize + Send + 'static,
     S: futures_util::Stream<Item = Result<watcher::Event<K>, WatchError>> + Send + 'static,
 {
+    let mut seen = Seen::default();
     events
-        .filter_map(|event| async move {
-            match event {
-                Ok(watcher::Event::InitApply(o)) => line("ADDED", &o).map(Ok),
-                Ok(watcher::Event::Apply(o)) => line("MODIFIED", &o).map(Ok),
-                Ok(watcher::Event::Delete(o)) => line("DELETED", &o).map(Ok),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-                Err(e) => Some(Err(e)),
-            }
+        .flat_map(move |event| {
+            let out: Vec<Result<WatchLine, WatchError>> = match event {
+                Ok(e) => seen.lines(e).into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures_util::stream::iter(out)
         })
         .boxed()
 }

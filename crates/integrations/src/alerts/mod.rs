@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use tapio_domain::Insight;
@@ -88,15 +89,37 @@ struct Target {
 pub struct Notifier {
     targets: Vec<Target>,
     policy: NotifyPolicy,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     pub stats: NotifyStats,
 }
 
 impl Notifier {
     pub fn new(sinks: Vec<Sink>, policy: NotifyPolicy) -> Self {
         let now = Instant::now();
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.enforce_http(false);
+        // Real webhooks (Slack's among them) are https; the system's roots are trusted.
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let connector = match HttpsConnectorBuilder::new().with_provider_and_native_roots(provider)
+        {
+            Ok(builder) => builder.https_or_http().enable_http1().wrap_connector(http),
+            // No readable system roots: plain http sinks still work, https ones fail
+            // with the reason when used.
+            Err(_) => HttpsConnectorBuilder::new()
+                .with_tls_config(
+                    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                        rustls::crypto::ring::default_provider(),
+                    ))
+                    .with_safe_default_protocol_versions()
+                    .expect("ring supports the default protocol versions")
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+                )
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http),
+        };
         Self {
             targets: sinks
                 .into_iter()

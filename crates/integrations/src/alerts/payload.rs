@@ -54,6 +54,12 @@ pub(super) fn alertmanager(i: &Insight, policy: &NotifyPolicy) -> String {
             "recommendation": i.recommendations.join("\n"),
         },
         "startsAt": rc.at.to_string(),
+        // Firing until Tapio would announce it again, so that Alertmanager does not
+        // resolve it after its resolve_timeout meanwhile.
+        "endsAt": jiff::Timestamp::now()
+            .checked_add(policy.repeat_after)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
     });
     if let Some(url) = link(i, policy) {
         alert["generatorURL"] = Value::String(url);

@@ -43,7 +43,9 @@ impl NatsBusConfig {
             insights_stream: "TAPIO_INSIGHTS".to_owned(),
             max_in_flight: 2000,
             max_age: Duration::from_secs(24 * 3600),
-            max_bytes: 8 * 1024 * 1024 * 1024,
+            // JetStream reserves this on disk when the stream is made: large enough for
+            // hours of a busy cluster's events, small enough for a test machine.
+            max_bytes: 1024 * 1024 * 1024,
             file_storage: true,
         }
     }

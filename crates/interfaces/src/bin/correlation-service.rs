@@ -48,7 +48,7 @@ struct Cli {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// File holding the bearer token the API requires (or set TAPIO_API_TOKEN). Needed
-    /// when --listen is reachable beyond loopback.
+    /// when --listen or --grpc-listen is reachable beyond loopback.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// Alertmanager to announce new incidents to (repeat for several), e.g.

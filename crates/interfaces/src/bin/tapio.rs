@@ -189,14 +189,16 @@ struct ServerArgs {
 impl ServerArgs {
     fn server(self) -> Result<client::Server> {
         let token = match self.token_file {
-            Some(path) => Some(
-                std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?
-                    .trim()
-                    .to_owned(),
-            ),
+            Some(path) => {
+                let token = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let token = token.trim().to_owned();
+                anyhow::ensure!(!token.is_empty(), "{} is empty", path.display());
+                Some(token)
+            }
             None => std::env::var("TAPIO_API_TOKEN")
                 .ok()
+                .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty()),
         };
         Ok(client::Server {

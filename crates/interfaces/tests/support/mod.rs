@@ -152,9 +152,13 @@ impl CorrelationService {
     /// Started with more command-line arguments.
     pub fn start_with(nats: &str, token: &str, args: &[String]) -> Self {
         let port = free_port();
+        let mut args = args.to_vec();
+        if !args.iter().any(|a| a == "--grpc-listen") {
+            args.extend(["--grpc-listen".into(), "off".into()]);
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_correlation-service"))
             .args(["--nats", nats, "--listen", &format!("127.0.0.1:{port}")])
-            .args(args)
+            .args(&args)
             .env("TAPIO_API_TOKEN", token)
             .stdout(Stdio::null())
             .spawn()
