@@ -28,7 +28,6 @@ struct ContainerDigest {
 
 #[derive(Debug, Clone, Default)]
 struct PodDigest {
-    uid: Option<String>,
     phase: String,
     evicted: bool,
     unschedulable: Option<String>,
@@ -39,9 +38,31 @@ struct PodDigest {
 
 /// Tracks the last seen status of every pod and turns changes into events. Shared by the
 /// kubeapi watch and the kubelet `pods` endpoint so that one change is reported once.
+///
+/// Pods are told apart by name and identity: two pods of one name (a StatefulSet pod
+/// being replaced, listed by the kubelet while the old one terminates) are two pods.
+/// A static pod's identity is its config hash, which the kubelet uses as its uid and the
+/// API server's mirror pod carries as an annotation, so both views are one pod.
 #[derive(Debug, Default)]
 pub struct PodTracker {
-    pods: HashMap<EntityKey, PodDigest>,
+    pods: HashMap<(EntityKey, Option<String>), PodDigest>,
+}
+
+/// The annotation of a mirror pod naming the static pod it mirrors (its config hash).
+const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+/// The annotation the kubelet puts on a static pod: its config hash (also its uid there).
+const CONFIG_HASH_ANNOTATION: &str = "kubernetes.io/config.hash";
+
+/// Which pod this is, across the kubelet's and the API server's views of it.
+fn identity(pod: &Pod) -> Option<String> {
+    let annotations = pod.metadata.annotations.as_ref();
+    annotations
+        .and_then(|a| {
+            a.get(MIRROR_ANNOTATION)
+                .or_else(|| a.get(CONFIG_HASH_ANNOTATION))
+        })
+        .cloned()
+        .or_else(|| pod.metadata.uid.clone())
 }
 
 impl PodTracker {
@@ -60,7 +81,7 @@ impl PodTracker {
         let at = emit.ts();
         let snap = pod_snapshot(at, pod);
         let entity = snap.entity.clone();
-        let key = entity.key();
+        let key = (entity.key(), identity(pod));
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
 
         if deleted {
@@ -77,14 +98,8 @@ impl PodTracker {
             return;
         }
 
-        let previous = match self.pods.get(&key) {
-            Some(p) if p.uid == entity.uid => Some(p.clone()),
-            _ => None,
-        };
-        let mut digest = PodDigest {
-            uid: entity.uid.clone(),
-            ..PodDigest::default()
-        };
+        let previous = self.pods.get(&key).cloned();
+        let mut digest = PodDigest::default();
         let first_sight = previous.is_none();
         let previous = previous.unwrap_or_default();
 
