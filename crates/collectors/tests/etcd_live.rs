@@ -88,6 +88,17 @@ impl Etcd {
         child.wait().unwrap().success()
     }
 
+    /// The store's current revision.
+    fn revision(&self) -> i64 {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.url, "endpoint", "status", "-w", "json"])
+            .output()
+            .unwrap();
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        status[0]["Status"]["header"]["revision"].as_i64().unwrap()
+    }
+
     fn put(&self, key: &str, value: &[u8]) {
         assert!(self.ctl(&["put", key], Some(value)), "etcdctl put {key}");
     }
@@ -186,7 +197,9 @@ fn parse(line: &serde_json::Value) -> Vec<Observation> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_status_resume_and_alarms_against_a_real_etcd() {
     let etcd = Etcd::start();
-    let mut first = start(&etcd.url, 0);
+    // From the current revision, so that nothing written after this line can be missed
+    // while the watch is being set up.
+    let mut first = start(&etcd.url, etcd.revision());
     // A healthy status first: the member has a leader and nothing to report.
     let status = until(&mut first.rx, "status", |v| v.get("status").is_some()).await;
     let status = status.last().unwrap();

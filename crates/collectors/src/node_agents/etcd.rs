@@ -5,6 +5,7 @@
 //! resource, namespace and name), the kind decoded from the value's storage envelope and a
 //! SHA-256 of the value, so Secrets stored in etcd never leave it.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -447,10 +448,11 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
     vec![0]
 }
 
-/// Watches `config.prefix` on the first endpoint that answers and polls every member's
-/// status, until `shutdown` completes or `out` closes. A broken watch resumes after the
-/// last revision it delivered; a compacted one says what it lost (a status error) and
-/// resumes from the compaction. Returns the last revision delivered, to resume from.
+/// Watches `config.prefix` on the first endpoint that answers and, independently, polls
+/// every member's status, until `shutdown` completes or `out` closes. A broken watch
+/// resumes after the last revision it delivered; a compacted one says what it lost (a
+/// status error) and resumes from the compaction. Returns the last revision delivered,
+/// to resume from.
 pub async fn watch(
     config: EtcdConfig,
     out: LineSender,
@@ -465,150 +467,169 @@ pub async fn watch(
             "TLS (client certificates) is not supported yet: use an http:// client URL",
         ));
     }
-    tokio::pin!(shutdown);
     let client = client();
-    let mut revision = config.resume_after;
+    let revision = AtomicI64::new(config.resume_after);
+    // Either loop ends only when nobody reads its lines any more.
+    tokio::select! {
+        () = shutdown => {}
+        () = watch_loop(&client, &config, &out, &revision) => {}
+        () = status_loop(&client, &config, &out) => {}
+    }
+    Ok(revision.load(Ordering::Relaxed))
+}
+
+/// Every `status_every`, each member's status, with the leader it had before when that
+/// changed.
+async fn status_loop(client: &HttpClient, config: &EtcdConfig, out: &LineSender) {
     let mut leaders: Vec<Option<String>> = vec![None; config.endpoints.len()];
     let mut ticker = tokio::time::interval(config.status_every);
+    loop {
+        ticker.tick().await;
+        for (i, ep) in config.endpoints.iter().enumerate() {
+            let mut status = read_status_with(client, ep, Duration::from_secs(5)).await;
+            if let Some(prev) = leaders[i].as_ref().filter(|p| **p != status.leader) {
+                status.previous_leader = Some(prev.clone());
+            }
+            leaders[i] = Some(status.leader.clone());
+            let data = serde_json::json!({"endpoint": ep, "status": status});
+            if let Some(l) = line(&data) {
+                if out.send(l).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The watch, reconnected (to the next endpoint) whenever it breaks or ends.
+async fn watch_loop(
+    client: &HttpClient,
+    config: &EtcdConfig,
+    out: &LineSender,
+    revision: &AtomicI64,
+) {
     let mut backoff = Duration::from_millis(100);
     let mut turn = 0usize;
     loop {
         let endpoint = config.endpoints[turn % config.endpoints.len()].clone();
         turn += 1;
+        let from = revision.load(Ordering::Relaxed);
         let body = serde_json::json!({"create_request": {
             "key": B64.encode(config.prefix.as_bytes()),
             "range_end": B64.encode(prefix_end(&config.prefix)),
-            "start_revision": if revision > 0 { revision + 1 } else { 0 },
+            "start_revision": if from > 0 { from + 1 } else { 0 },
             "progress_notify": true,
         }})
         .to_string();
-        let stream = tokio::select! {
-            () = &mut shutdown => return Ok(revision),
-            s = post(&client, &endpoint, "/v3/watch", body) => s,
-        };
-        let mut body = match stream {
-            Ok(resp) => resp.into_body(),
+        match post(client, &endpoint, "/v3/watch", body).await {
+            Ok(resp) => {
+                if !stream_events(resp.into_body(), &endpoint, out, revision, &mut backoff).await {
+                    return;
+                }
+            }
             Err(e) => {
-                if !send_status_error(&out, &endpoint, &e.to_string()).await {
-                    return Ok(revision);
+                if !send_status_error(out, &endpoint, &e.to_string()).await {
+                    return;
                 }
-                tokio::select! {
-                    () = &mut shutdown => return Ok(revision),
-                    () = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-                continue;
-            }
-        };
-        let mut buf: Vec<u8> = Vec::new();
-        loop {
-            let frame = tokio::select! {
-                () = &mut shutdown => return Ok(revision),
-                _ = ticker.tick() => {
-                    for (i, ep) in config.endpoints.iter().enumerate() {
-                        let mut status = read_status_with(&client, ep, Duration::from_secs(5)).await;
-                        if let Some(prev) = leaders[i].as_ref().filter(|p| **p != status.leader) {
-                            status.previous_leader = Some(prev.clone());
-                        }
-                        leaders[i] = Some(status.leader.clone());
-                        let data = serde_json::json!({"endpoint": ep, "status": status});
-                        if let Some(l) = line(&data) {
-                            if out.send(l).await.is_err() {
-                                return Ok(revision);
-                            }
-                        }
-                    }
-                    continue;
-                }
-                frame = body.frame() => frame,
-            };
-            let Some(Ok(frame)) = frame else { break };
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            buf.extend_from_slice(&data);
-            if buf.len() > MAX_MESSAGE {
-                buf.clear();
-                break;
-            }
-            // The gateway writes one JSON object per line.
-            while let Some(end) = memchr::memchr(b'\n', &buf) {
-                let message: Vec<u8> = buf.drain(..=end).collect();
-                let Ok(message) = serde_json::from_slice::<WatchMessage>(&message) else {
-                    continue;
-                };
-                if let Some(err) = message.error {
-                    let _ = send_status_error(&out, &endpoint, &format!("watch: {err}")).await;
-                    break;
-                }
-                let Some(result) = message.result else {
-                    continue;
-                };
-                if result.canceled {
-                    let compacted = int(&result.compact_revision);
-                    let reason = result.cancel_reason.unwrap_or_default();
-                    let msg = if compacted > 0 {
-                        let lost = format!("revisions {} to {}", revision + 1, compacted - 1);
-                        revision = compacted - 1;
-                        format!("watch compacted: {lost} cannot be seen any more")
-                    } else {
-                        format!("watch canceled: {reason}")
-                    };
-                    if !send_status_error(&out, &endpoint, &msg).await {
-                        return Ok(revision);
-                    }
-                    break;
-                }
-                if result.events.is_empty() {
-                    continue;
-                }
-                let header_rev = result.header.as_ref().map_or(0, |h| int(&h.revision));
-                let mut events = Vec::with_capacity(result.events.len());
-                for e in result.events {
-                    let key = B64.decode(&e.kv.key).unwrap_or_default();
-                    let value =
-                        e.kv.value
-                            .as_deref()
-                            .map(|v| B64.decode(v).unwrap_or_default());
-                    let mod_revision = int(&e.kv.mod_revision);
-                    revision = revision.max(mod_revision);
-                    events.push(LineEvent {
-                        kind: e.kind.unwrap_or_else(|| "PUT".to_owned()),
-                        object: stored_object(
-                            &String::from_utf8_lossy(&key),
-                            value.as_deref().unwrap_or_default(),
-                        ),
-                        kv: LineKv {
-                            key: e.kv.key,
-                            mod_revision,
-                            version: int(&e.kv.version),
-                            value_sha256: value.map(|v| hex(&Sha256::digest(&v))),
-                        },
-                    });
-                }
-                let data = WatchLine {
-                    endpoint: &endpoint,
-                    header: RevisionHeader {
-                        revision: header_rev,
-                    },
-                    events,
-                };
-                if let Some(l) = line(&data) {
-                    if out.send(l).await.is_err() {
-                        return Ok(revision);
-                    }
-                }
-                backoff = Duration::from_millis(100);
             }
         }
-        // The stream ended (the server's watch timeout, a restart): watch again, after a
-        // pause that grows while streams keep ending without news.
-        tokio::select! {
-            () = &mut shutdown => return Ok(revision),
-            () = tokio::time::sleep(backoff) => {}
-        }
+        // The stream broke or ended (the server's watch timeout, a restart): watch again,
+        // after a pause that grows while streams keep ending without news.
+        tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
+}
+
+/// Reads one watch stream to its end, sending a line per response with events. False
+/// when nobody reads the lines any more.
+async fn stream_events(
+    mut body: hyper::body::Incoming,
+    endpoint: &str,
+    out: &LineSender,
+    revision: &AtomicI64,
+    backoff: &mut Duration,
+) -> bool {
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return true };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buf.extend_from_slice(&data);
+        if buf.len() > MAX_MESSAGE {
+            return true;
+        }
+        // The gateway writes one JSON object per line.
+        while let Some(end) = memchr::memchr(b'\n', &buf) {
+            let message: Vec<u8> = buf.drain(..=end).collect();
+            let Ok(message) = serde_json::from_slice::<WatchMessage>(&message) else {
+                continue;
+            };
+            if let Some(err) = message.error {
+                return send_status_error(out, endpoint, &format!("watch: {err}")).await;
+            }
+            let Some(result) = message.result else {
+                continue;
+            };
+            if result.canceled {
+                let compacted = int(&result.compact_revision);
+                let reason = result.cancel_reason.unwrap_or_default();
+                let msg = if compacted > 0 {
+                    let lost = format!(
+                        "revisions {} to {}",
+                        revision.load(Ordering::Relaxed) + 1,
+                        compacted - 1
+                    );
+                    revision.store(compacted - 1, Ordering::Relaxed);
+                    format!("watch compacted: {lost} cannot be seen any more")
+                } else {
+                    format!("watch canceled: {reason}")
+                };
+                return send_status_error(out, endpoint, &msg).await;
+            }
+            if result.events.is_empty() {
+                continue;
+            }
+            let header_rev = result.header.as_ref().map_or(0, |h| int(&h.revision));
+            let mut events = Vec::with_capacity(result.events.len());
+            for e in result.events {
+                let key = B64.decode(&e.kv.key).unwrap_or_default();
+                let value =
+                    e.kv.value
+                        .as_deref()
+                        .map(|v| B64.decode(v).unwrap_or_default());
+                let mod_revision = int(&e.kv.mod_revision);
+                revision.fetch_max(mod_revision, Ordering::Relaxed);
+                events.push(LineEvent {
+                    kind: e.kind.unwrap_or_else(|| "PUT".to_owned()),
+                    object: stored_object(
+                        &String::from_utf8_lossy(&key),
+                        value.as_deref().unwrap_or_default(),
+                    ),
+                    kv: LineKv {
+                        key: e.kv.key,
+                        mod_revision,
+                        version: int(&e.kv.version),
+                        value_sha256: value.map(|v| hex(&Sha256::digest(&v))),
+                    },
+                });
+            }
+            let data = WatchLine {
+                endpoint,
+                header: RevisionHeader {
+                    revision: header_rev,
+                },
+                events,
+            };
+            if let Some(l) = line(&data) {
+                if out.send(l).await.is_err() {
+                    return false;
+                }
+            }
+            *backoff = Duration::from_millis(100);
+        }
+    }
+    true
 }
 
 /// Reports a watch problem as a status error of `endpoint`; false when nobody listens.
