@@ -9,6 +9,7 @@ use tapio_domain::{EntityKind, EntityRef, MetricSample};
 
 use crate::emit::Emitter;
 use crate::kubeapi::PodTracker;
+use crate::node_agents::cpu_stat::CpuStatBody;
 use crate::recording::Record;
 use crate::ParseError;
 use tapio_domain::Observation;
@@ -135,6 +136,32 @@ pub fn parse(
                 .map_err(|e| ParseError::Payload(format!("pods of node {}: {e}", line.node)))?;
             for pod in &list.items {
                 pods.observe(pod, false, &mut emit);
+            }
+            Ok(())
+        }
+        "cgroup/cpu.stat" => {
+            let body: CpuStatBody = serde_json::from_str(line.body.get()).map_err(|e| {
+                ParseError::Payload(format!("cgroup/cpu.stat of node {}: {e}", line.node))
+            })?;
+            for c in body.containers {
+                // Named by uid: the engine finds the pod in its topology.
+                let entity = EntityRef::new(EntityKind::Pod, None, "").with_uid(Some(&c.pod_uid));
+                let attributes = vec![("container_id".to_owned(), c.container_id.clone())];
+                for (name, value) in [
+                    (metric_names::CFS_PERIODS, c.nr_periods as f64),
+                    (metric_names::CFS_THROTTLED_PERIODS, c.nr_throttled as f64),
+                    (metric_names::CFS_THROTTLED_SECONDS, c.throttled_seconds),
+                ] {
+                    emit.metric(MetricSample {
+                        at: record.ts,
+                        entity: entity.clone(),
+                        service: None,
+                        name: name.to_owned(),
+                        value,
+                        counter: true,
+                        attributes: attributes.clone(),
+                    });
+                }
             }
             Ok(())
         }

@@ -16,6 +16,12 @@ pub mod metric_names {
     pub const WORKING_SET: &str = "container_memory_working_set_bytes";
     /// A container's CPU use in cores (kubelet stats/summary).
     pub const CPU_USAGE: &str = "container_cpu_usage_cores";
+    /// CFS periods a container ran in, cumulative (its cgroup's `cpu.stat`; cAdvisor's name).
+    pub const CFS_PERIODS: &str = "container_cpu_cfs_periods_total";
+    /// CFS periods in which it was throttled, cumulative.
+    pub const CFS_THROTTLED_PERIODS: &str = "container_cpu_cfs_throttled_periods_total";
+    /// Time it spent throttled, seconds, cumulative.
+    pub const CFS_THROTTLED_SECONDS: &str = "container_cpu_cfs_throttled_seconds_total";
 }
 
 /// One metric data point about one entity.

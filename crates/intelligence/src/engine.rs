@@ -85,7 +85,13 @@ impl Engine {
             }
             Observation::Entity(snap) => self.topology.apply(&snap),
             Observation::EntityGone { at, entity } => self.topology.remove(&entity, at),
-            Observation::Metric(m) => self.series.push(&m),
+            Observation::Metric(mut m) => {
+                // Node-level readers (cgroup files) know a pod only by its uid.
+                if m.entity.name.is_empty() {
+                    m.entity = self.topology.resolve(&m.entity);
+                }
+                self.series.push(&m);
+            }
             Observation::Span(s) => {
                 self.spans_in += 1;
                 self.spans.push(&s);

@@ -8,8 +8,8 @@ use garde::Validate;
 use serde::Deserialize;
 
 /// Collector names `collectors.enabled` accepts.
-pub const COLLECTORS: [&str; 8] = [
-    "kubeapi", "kubelet", "ebpf", "etcd", "systemd", "cni", "dns", "otlp",
+pub const COLLECTORS: [&str; 9] = [
+    "kubeapi", "kubelet", "cgroup", "ebpf", "etcd", "systemd", "cni", "dns", "otlp",
 ];
 
 /// The whole configuration file.
@@ -26,8 +26,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Deserialize, Validate)]
 #[serde(default)]
 pub struct CollectorsConfig {
-    /// Collectors to start (`kubeapi`, `kubelet`, `ebpf`, `etcd`, `systemd`, `cni`, `dns`,
-    /// `otlp`).
+    /// Collectors to start (`kubeapi`, `kubelet`, `cgroup`, `ebpf`, `etcd`, `systemd`, `cni`,
+    /// `dns`, `otlp`).
     #[garde(custom(known_collectors))]
     pub enabled: Vec<String>,
     /// Observations in flight between collectors and the engine before publishers wait.

@@ -9,7 +9,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tapio_collectors::kubeapi::live::watch_cluster_objects;
 use tapio_collectors::kubelet_poll::poll_kubelets;
-use tapio_collectors::node_agents::{cni, dns, ebpf, etcd, journal, LineSender, LiveLine};
+use tapio_collectors::node_agents::{
+    cni, cpu_stat, dns, ebpf, etcd, journal, LineSender, LiveLine,
+};
 use tapio_collectors::otlp_receiver;
 
 /// The reading end of the collectors' channel.
@@ -255,6 +257,30 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
                     statuses.push(status(name, false, why.clone()));
                 }
             }
+        }
+    }
+
+    if enabled("cgroup") {
+        match cpu_stat::CpuHierarchy::discover() {
+            Some(hierarchy) => {
+                let detail = format!(
+                    "reading CPU throttling from container cgroups under {}",
+                    hierarchy.mount_point.display()
+                );
+                let (stop, out) = (stopped(stop_rx.clone()), out.clone());
+                let every = options.kubelet_interval;
+                let node = tapio_collectors::node_agents::node_name();
+                collectors.tasks.spawn(async move {
+                    cpu_stat::poll(node, hierarchy, every, out, stop).await;
+                    ("cgroup".to_owned(), Ok(()))
+                });
+                statuses.push(status("cgroup", true, detail));
+            }
+            None => statuses.push(status(
+                "cgroup",
+                false,
+                "no cgroup hierarchy with the cpu controller is mounted".to_owned(),
+            )),
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod cgroups;
 pub mod cni;
+pub mod cpu_stat;
 pub mod dns;
 pub mod ebpf;
 pub mod etcd;

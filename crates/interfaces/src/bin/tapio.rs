@@ -212,7 +212,8 @@ impl ServerArgs {
 /// What the live collectors watch (shared by `run` and `record`).
 #[derive(clap::Args)]
 struct LiveArgs {
-    /// Collectors to start (repeat): kubeapi, kubelet, ebpf, etcd, systemd, cni, dns, otlp.
+    /// Collectors to start (repeat): kubeapi, kubelet, cgroup, ebpf, etcd, systemd, cni, dns,
+    /// otlp.
     /// Default: `collectors.enabled` of the configuration (all of them).
     #[arg(long = "collector", value_name = "NAME")]
     collectors: Vec<String>,
