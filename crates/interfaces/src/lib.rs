@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod record;
 pub mod render;
+pub mod rotation;
 pub mod run;
 pub mod service;
 pub mod service_metrics;

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::rotation::{RotatingWriter, Rotation};
 use anyhow::{Context, Result};
-use tapio_collectors::recording::RecordingWriter;
 
 use crate::live::{self, LiveOptions};
 
@@ -20,13 +20,15 @@ pub struct Recorded {
     pub lines: u64,
 }
 
-/// Records until `duration` has passed (or Ctrl-C). Fails when no collector can start.
+/// Records until `duration` has passed (or Ctrl-C), rotating the file by size when
+/// `rotation` says so. Fails when no collector can start.
 pub async fn record(
     output: &Path,
     options: &LiveOptions,
     duration: Option<Duration>,
+    rotation: Option<Rotation>,
 ) -> Result<Recorded> {
-    let mut writer = RecordingWriter::create(output)
+    let mut writer = RotatingWriter::create(output, rotation)
         .with_context(|| format!("cannot create {}", output.display()))?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(CHANNEL);
     let mut collectors = live::start(options, tx).await;

@@ -42,6 +42,8 @@ impl Sink {
 pub struct RecordingWriter {
     sink: Sink,
     lines: u64,
+    /// Bytes of JSON Lines written, before compression.
+    bytes: u64,
     line_buf: Vec<u8>,
 }
 
@@ -70,6 +72,7 @@ impl RecordingWriter {
         Ok(Self {
             sink,
             lines: 0,
+            bytes: 0,
             line_buf: Vec::with_capacity(4096),
         })
     }
@@ -92,7 +95,13 @@ impl RecordingWriter {
         self.line_buf.push(b'\n');
         self.sink.writer().write_all(&self.line_buf)?;
         self.lines += 1;
+        self.bytes += self.line_buf.len() as u64;
         Ok(())
+    }
+
+    /// Bytes of JSON Lines written so far, before compression.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Lines written so far.

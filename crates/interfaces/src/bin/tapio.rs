@@ -98,6 +98,13 @@ enum Command {
         /// Stop after this many seconds (default: at Ctrl-C).
         #[arg(long, value_name = "SECONDS")]
         duration: Option<u64>,
+        /// Start a new file once this one holds this many MiB of lines (before
+        /// compression); the full one becomes OUTPUT.1, older ones OUTPUT.2, ...
+        #[arg(long, value_name = "MIB")]
+        rotate_mib: Option<u64>,
+        /// Completed files kept when rotating (older ones are removed).
+        #[arg(long, value_name = "N", default_value_t = 5, requires = "rotate_mib")]
+        keep: usize,
     },
     /// List the insights of a running correlation-service, or follow new ones as they appear.
     ///
@@ -318,6 +325,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
             live,
             duration,
+            rotate_mib,
+            keep,
         } => {
             check_collectors(&live.collectors)?;
             let options = live.options(&config)?;
@@ -326,6 +335,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &output,
                 &options,
                 duration.map(Duration::from_secs),
+                rotate_mib.map(|mib| tapio_interfaces::rotation::Rotation {
+                    max_bytes: mib << 20,
+                    keep,
+                }),
             ))?;
             eprintln!("recorded {} lines to {}", recorded.lines, output.display());
             Ok(ExitCode::SUCCESS)
