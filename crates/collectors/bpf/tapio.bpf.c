@@ -230,8 +230,8 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, int oldstate, in
 	return 0;
 }
 
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(handle_tcp_receive_reset, struct sock *sk)
+/* A TCP event about sk's connection, attributed to its owner when known. */
+static __always_inline int emit_tcp(const struct sock *sk, __u32 kind)
 {
 	struct tapio_event *e;
 	__u16 family;
@@ -239,7 +239,7 @@ int BPF_PROG(handle_tcp_receive_reset, struct sock *sk)
 	family = tcp_family(sk);
 	if (!family)
 		return 0;
-	e = reserve_event(TAPIO_TCP_RESET);
+	e = reserve_event(kind);
 	if (!e)
 		return 0;
 	fill_sock(e, sk, family);
@@ -248,20 +248,14 @@ int BPF_PROG(handle_tcp_receive_reset, struct sock *sk)
 	return 0;
 }
 
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(handle_tcp_receive_reset, struct sock *sk)
+{
+	return emit_tcp(sk, TAPIO_TCP_RESET);
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(handle_tcp_retransmit_skb, const struct sock *sk)
 {
-	struct tapio_event *e;
-	__u16 family;
-
-	family = tcp_family(sk);
-	if (!family)
-		return 0;
-	e = reserve_event(TAPIO_TCP_RETRANSMIT);
-	if (!e)
-		return 0;
-	fill_sock(e, sk, family);
-	fill_owner(e, sk);
-	bpf_ringbuf_submit(e, 0);
-	return 0;
+	return emit_tcp(sk, TAPIO_TCP_RETRANSMIT);
 }

@@ -167,12 +167,7 @@ async fn allocations_releases_and_pool_exhaustion_from_real_plugins() {
     );
 
     // The same parser as replay makes it a CNI failure of the node.
-    let record = Record {
-        line: 1,
-        ts: jiff::Timestamp::now(),
-        source: Source::Cni,
-        data: serde_json::value::RawValue::from_string(full.to_string()).unwrap(),
-    };
+    let record = Record::live(Source::Cni, &full);
     let mut out = Vec::new();
     parse_cni(&record, &mut out).unwrap();
     assert!(

@@ -79,12 +79,7 @@ fn a_busy_loop_under_a_cfs_quota_is_reported_throttled() {
         containers: vec![stat.clone()],
     };
     let data = serde_json::json!({"node": "n1", "endpoint": "cgroup/cpu.stat", "body": body});
-    let record = Record {
-        line: 1,
-        ts: jiff::Timestamp::now(),
-        source: Source::Kubelet,
-        data: serde_json::value::RawValue::from_string(data.to_string()).unwrap(),
-    };
+    let record = Record::live(Source::Kubelet, &data);
     let mut out = Vec::new();
     kubelet::parse(&record, &mut Default::default(), &mut out).unwrap();
     let throttled = out

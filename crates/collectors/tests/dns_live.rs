@@ -181,12 +181,7 @@ fn answers_nxdomain_and_timeouts_are_captured_in_a_namespace() {
     assert!(lost["latency_ms"].as_f64().unwrap() >= 500.0);
 
     // The parser (the same one replay uses) makes the timeout a DNS failure of the client.
-    let record = Record {
-        line: 1,
-        ts: jiff::Timestamp::now(),
-        source: Source::Dns,
-        data: serde_json::value::RawValue::from_string(lost.to_string()).unwrap(),
-    };
+    let record = Record::live(Source::Dns, &lost);
     let mut out = Vec::new();
     parse_dns(&record, &mut out).unwrap();
     assert!(

@@ -183,12 +183,7 @@ fn watched_names(lines: &[serde_json::Value]) -> Vec<String> {
 }
 
 fn parse(line: &serde_json::Value) -> Vec<Observation> {
-    let record = Record {
-        line: 1,
-        ts: jiff::Timestamp::now(),
-        source: Source::Etcd,
-        data: serde_json::value::RawValue::from_string(line.to_string()).unwrap(),
-    };
+    let record = Record::live(Source::Etcd, line);
     let mut out = Vec::new();
     parse_etcd(&record, &mut out).unwrap();
     out

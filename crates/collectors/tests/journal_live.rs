@@ -114,12 +114,7 @@ async fn entries_flow_through_the_parser_and_resume_from_the_cursor() {
         .expect("the PLEG message arrived");
 
     // The same parser as replay turns it into node trouble.
-    let record = Record {
-        line: 1,
-        ts: jiff::Timestamp::now(),
-        source: Source::Systemd,
-        data: serde_json::value::RawValue::from_string(pleg.to_string()).unwrap(),
-    };
+    let record = Record::live(Source::Systemd, pleg);
     let mut out = Vec::new();
     parse_systemd(&record, &mut out).unwrap();
     assert!(

@@ -172,12 +172,38 @@ pub async fn stop_draining(collectors: Collectors, lines: &mut LineReceiver) -> 
     rest
 }
 
-/// Completes after `duration`, or at Ctrl-C when there is none.
+/// Starts the collectors and says on standard error which run and why the others do
+/// not; fails when none can.
+pub async fn start_reporting(options: &LiveOptions, out: LineSender) -> anyhow::Result<Collectors> {
+    let collectors = start(options, out).await;
+    for s in &collectors.statuses {
+        eprintln!("{s}");
+    }
+    anyhow::ensure!(
+        collectors.statuses.iter().any(|s| s.active),
+        "no collector could start (see above)"
+    );
+    Ok(collectors)
+}
+
+/// Completes after `duration`, or at Ctrl-C or SIGTERM (what Kubernetes sends a pod it
+/// stops) when there is none.
 pub async fn stop_after(duration: Option<Duration>) {
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
     match duration {
         Some(d) => tokio::time::sleep(d).await,
         None => {
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = terminated => {}
+            }
         }
     }
 }

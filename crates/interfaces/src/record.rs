@@ -31,14 +31,7 @@ pub async fn record(
     let mut writer = RotatingWriter::create(output, rotation)
         .with_context(|| format!("cannot create {}", output.display()))?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(CHANNEL);
-    let mut collectors = live::start(options, tx).await;
-    for s in &collectors.statuses {
-        eprintln!("{s}");
-    }
-    anyhow::ensure!(
-        collectors.statuses.iter().any(|s| s.active),
-        "no collector could start (see above)"
-    );
+    let mut collectors = live::start_reporting(options, tx).await?;
     let mut recorded = Recorded::default();
     let stop = live::stop_after(duration);
     tokio::pin!(stop);

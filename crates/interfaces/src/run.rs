@@ -107,14 +107,7 @@ pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Resul
         None => None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(CHANNEL);
-    let mut collectors = live::start(&options.live, tx).await;
-    for s in &collectors.statuses {
-        eprintln!("{s}");
-    }
-    anyhow::ensure!(
-        collectors.statuses.iter().any(|s| s.active),
-        "no collector could start (see above)"
-    );
+    let mut collectors = live::start_reporting(&options.live, tx).await?;
     let mut intake = Intake {
         sink,
         writer,

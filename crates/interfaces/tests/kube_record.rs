@@ -165,12 +165,7 @@ fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
     assert!(support::wait_for_port(port, Duration::from_secs(10)));
     let dir = std::env::temp_dir().join(format!("tapio-record-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\ncurrent-context: test\nusers:\n- name: test\n  user: {{}}\n"),
-    )
-    .unwrap();
+    let kubeconfig = support::kubeconfig(&dir, port);
     let out = dir.join("recorded.jsonl");
     let record = Command::new(env!("CARGO_BIN_EXE_tapio"))
         .args(["record", "--duration", "3", "--kubelet-interval", "1"])

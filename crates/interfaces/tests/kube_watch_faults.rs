@@ -437,12 +437,7 @@ fn kubectl_watches_the_test_server() {
     let port = serve(state.clone());
     let dir = std::env::temp_dir().join(format!("tapio-kubectl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: t\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: t\n  context:\n    cluster: t\n    user: t\ncurrent-context: t\nusers:\n- name: t\n  user: {{}}\n"),
-    )
-    .unwrap();
+    let kubeconfig = support::kubeconfig(&dir, port);
     let mut kubectl = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&kubeconfig)

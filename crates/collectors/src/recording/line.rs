@@ -28,3 +28,15 @@ pub struct Record {
     /// The `data` payload, verbatim.
     pub data: Box<RawValue>,
 }
+
+impl Record {
+    /// The record a live collector's JSON payload makes, as the first line of its input.
+    pub fn live(source: Source, data: &serde_json::Value) -> Self {
+        Self {
+            line: 1,
+            ts: Timestamp::now(),
+            source,
+            data: serde_json::value::to_raw_value(data).expect("a JSON value serialises"),
+        }
+    }
+}
