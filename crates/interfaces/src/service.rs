@@ -109,9 +109,10 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             for delivery in batch {
                 metrics.consumed(&delivery.observation);
                 consumed += 1;
-                engine.ingest(delivery.observation.clone());
+                let (observation, ack) = delivery.into_parts();
+                engine.ingest(observation);
                 // Acknowledged only once the engine holds it.
-                delivery.ack().await?;
+                ack.ack().await?;
             }
             dirty = true;
             idle_since = Instant::now();

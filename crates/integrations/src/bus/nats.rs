@@ -246,7 +246,22 @@ pub struct Delivery {
 impl Delivery {
     /// Acknowledges the message: it will not be delivered again.
     pub async fn ack(self) -> Result<(), BusError> {
-        self.message
+        self.into_parts().1.ack().await
+    }
+
+    /// The observation, and what acknowledges it once it has been taken in.
+    pub fn into_parts(self) -> (Observation, Acknowledgement) {
+        (self.observation, Acknowledgement(self.message))
+    }
+}
+
+/// Acknowledges one delivered message.
+pub struct Acknowledgement(jetstream::Message);
+
+impl Acknowledgement {
+    /// Acknowledges the message: it will not be delivered again.
+    pub async fn ack(self) -> Result<(), BusError> {
+        self.0
             .ack()
             .await
             .map_err(|e| nats_err("cannot acknowledge", e))
