@@ -11,6 +11,7 @@
 //!    cluster, namespace, source and kind, `Nats-Msg-Id` for dedup) while `NatsSubscriber`
 //!    feeds the engine (decoded, ingested, then acknowledged), as `correlation-service`
 //!    does.
+//!
 //! Publishing and consuming run at the same time in both, as in a deployment.
 //!
 //! It prints observations per second of both and their ratio.
