@@ -31,6 +31,9 @@ pub struct NatsBusConfig {
     pub max_bytes: i64,
     /// File storage (survives server restarts) or memory.
     pub file_storage: bool,
+    /// Copies of each stream kept by a NATS cluster (1 on a single server; 3 survives the
+    /// loss of one server of three).
+    pub replicas: usize,
 }
 
 impl NatsBusConfig {
@@ -47,6 +50,7 @@ impl NatsBusConfig {
             // hours of a busy cluster's events, small enough for a test machine.
             max_bytes: 1024 * 1024 * 1024,
             file_storage: true,
+            replicas: 1,
         }
     }
 }
@@ -137,7 +141,29 @@ async fn context(cfg: &NatsBusConfig) -> Result<jetstream::Context, BusError> {
     Ok(jetstream::new(client))
 }
 
+/// How long making the streams is retried: a NATS cluster that just lost a server
+/// answers JetStream requests again once it has elected new leaders.
+const STREAMS_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Makes (or finds) both streams, retrying while JetStream cannot answer yet.
 async fn ensure_streams(
+    js: &jetstream::Context,
+    cfg: &NatsBusConfig,
+) -> Result<stream::Stream, BusError> {
+    let deadline = tokio::time::Instant::now() + STREAMS_PATIENCE;
+    loop {
+        match try_ensure_streams(js, cfg).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn try_ensure_streams(
     js: &jetstream::Context,
     cfg: &NatsBusConfig,
 ) -> Result<stream::Stream, BusError> {
@@ -154,6 +180,7 @@ async fn ensure_streams(
             max_age: cfg.max_age,
             max_bytes: cfg.max_bytes,
             duplicate_window: Duration::from_secs(120),
+            num_replicas: cfg.replicas.max(1),
             ..Default::default()
         })
         .await
@@ -164,6 +191,7 @@ async fn ensure_streams(
         storage,
         max_age: cfg.max_age,
         duplicate_window: Duration::from_secs(3600),
+        num_replicas: cfg.replicas.max(1),
         ..Default::default()
     })
     .await

@@ -28,6 +28,10 @@ struct Cli {
     /// Configuration file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Copies of each stream the NATS cluster keeps, when this service creates them
+    /// (3 on a 3-server cluster survives the loss of one server).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    stream_replicas: usize,
     /// Durable consumer name; replicas that share it share the work.
     #[arg(long, default_value = "correlation")]
     durable: String,
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
     };
     let mut bus = NatsBusConfig::new(&url);
     bus.max_in_flight = config.collectors.buffer_size;
+    bus.replicas = cli.stream_replicas;
     let options = service::ServiceOptions {
         bus,
         durable: cli.durable,

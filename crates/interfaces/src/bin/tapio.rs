@@ -150,6 +150,9 @@ enum Command {
         /// NATS server URL (default: `pipeline.endpoint` when it is a nats:// URL).
         #[arg(long)]
         nats: Option<String>,
+        /// Copies of each stream the NATS cluster keeps, when this creates them.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        stream_replicas: usize,
     },
     /// Write a synthetic recording of a large cluster with hours of churn and a few incidents.
     ///
@@ -457,7 +460,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 _ => Ok(ExitCode::SUCCESS),
             }
         }
-        Command::Publish { file, nats } => {
+        Command::Publish {
+            file,
+            nats,
+            stream_replicas,
+        } => {
             let url = nats.unwrap_or_else(|| config.pipeline.endpoint.clone());
             anyhow::ensure!(
                 url.starts_with("nats://"),
@@ -465,6 +472,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             let mut bus = tapio_integrations::bus::nats::NatsBusConfig::new(&url);
             bus.max_in_flight = config.collectors.buffer_size;
+            bus.replicas = stream_replicas;
             let input = open_input(&file)
                 .with_context(|| format!("cannot open recording {}", file.display()))?;
             let name = file.display().to_string();
