@@ -7,7 +7,8 @@ use std::fs;
 use std::process::Command;
 
 use tapio_collectors::kubelet;
-use tapio_collectors::node_agents::cpu_stat::{read_containers, CpuHierarchy, CpuStatBody};
+use tapio_collectors::node_agents::cgroups::Hierarchy;
+use tapio_collectors::node_agents::cpu_stat::{read_containers, CpuStatBody};
 use tapio_collectors::recording::Record;
 use tapio_domain::telemetry::metric_names;
 use tapio_domain::{Observation, Source};
@@ -17,7 +18,7 @@ const CONTAINER_ID: &str = "3a4b5c6d7e8f90123456789abcdef0123456789abcdef0123456
 
 #[test]
 fn a_busy_loop_under_a_cfs_quota_is_reported_throttled() {
-    let hierarchy = CpuHierarchy::discover().expect("a cgroup hierarchy with the cpu controller");
+    let hierarchy = Hierarchy::discover("cpu").expect("a cgroup hierarchy with the cpu controller");
     let root = hierarchy.mount_point.clone();
     let mut made = Vec::new();
     let mut dir = root.clone();

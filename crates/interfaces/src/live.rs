@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use tapio_collectors::kubeapi::live::watch_cluster_objects;
 use tapio_collectors::kubelet_poll::poll_kubelets;
 use tapio_collectors::node_agents::{
-    cni, cpu_stat, dns, ebpf, etcd, journal, LineSender, LiveLine,
+    cgroups, cni, cpu_stat, dns, ebpf, etcd, journal, LineSender, LiveLine,
 };
 use tapio_collectors::otlp_receiver;
 
@@ -287,8 +287,8 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
     }
 
     if enabled("cgroup") {
-        match cpu_stat::CpuHierarchy::discover() {
-            Some(hierarchy) => {
+        match cgroups::Hierarchy::discover("cpu") {
+            Ok(hierarchy) => {
                 let detail = format!(
                     "reading CPU throttling from container cgroups under {}",
                     hierarchy.mount_point.display()
@@ -302,11 +302,7 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
                 });
                 statuses.push(status("cgroup", true, detail));
             }
-            None => statuses.push(status(
-                "cgroup",
-                false,
-                "no cgroup hierarchy with the cpu controller is mounted".to_owned(),
-            )),
+            Err(e) => statuses.push(status("cgroup", false, e.to_string())),
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::{json, Value};
-use tapio_collectors::node_agents::cgroups::MemoryHierarchy;
+use tapio_collectors::node_agents::cgroups::Hierarchy;
 use tapio_collectors::node_agents::ebpf::{self, EbpfConfig};
 use tapio_collectors::node_agents::LiveLine;
 use tapio_collectors::recording::{Compression, RecordingWriter};
@@ -32,7 +32,7 @@ struct ContainerCgroup {
 }
 
 impl ContainerCgroup {
-    fn create(hierarchy: &MemoryHierarchy) -> Self {
+    fn create(hierarchy: &Hierarchy) -> Self {
         let base = hierarchy.mount_point.clone();
         let rel = format!("kubepods/burstable/pod{POD_UID}/{CONTAINER_ID}");
         let mut dirs = Vec::new();
@@ -141,7 +141,7 @@ fn ebpf_node() -> String {
 #[test]
 fn a_real_oom_kill_is_attributed_to_the_pod_of_its_cgroup() {
     require_root_and_btf();
-    let hierarchy = MemoryHierarchy::discover().expect("a memory cgroup hierarchy");
+    let hierarchy = Hierarchy::discover("memory").expect("a memory cgroup hierarchy");
     let cgroup = ContainerCgroup::create(&hierarchy);
     let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
     let collector = ebpf::start(

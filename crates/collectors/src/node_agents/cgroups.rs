@@ -18,18 +18,21 @@ const MAX_DEPTH: usize = 12;
 /// cgroups that are already gone cannot turn into a burst of directory walks.
 const MIN_RESCAN_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Why no cgroup hierarchy with the memory controller could be found.
+/// Why no cgroup hierarchy with a controller could be found.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: io::Error },
-    #[error("no cgroup hierarchy with the memory controller is mounted (checked {0})")]
-    NoMemoryHierarchy(String),
+    #[error("no cgroup hierarchy with the {controller} controller is mounted (checked {checked})")]
+    NoHierarchy {
+        controller: &'static str,
+        checked: String,
+    },
 }
 
-/// The mount of the hierarchy that holds the memory controller.
+/// The mount of the hierarchy that holds one controller (`memory`, `cpu`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemoryHierarchy {
+pub struct Hierarchy {
     /// Where it is mounted, e.g. `/sys/fs/cgroup/memory` (v1) or `/sys/fs/cgroup` (v2).
     pub mount_point: PathBuf,
     /// The cgroup the mount shows as its root (`/` unless inside a cgroup namespace).
@@ -38,20 +41,23 @@ pub struct MemoryHierarchy {
     pub unified: bool,
 }
 
-impl MemoryHierarchy {
-    /// Finds it in `/proc/self/mountinfo`: the v1 hierarchy with `memory` if there is
+impl Hierarchy {
+    /// Finds it in `/proc/self/mountinfo`: the v1 hierarchy with `controller` if there is
     /// one (then v2 does not have the controller), else the v2 hierarchy.
-    pub fn discover() -> Result<Self, CgroupError> {
+    pub fn discover(controller: &'static str) -> Result<Self, CgroupError> {
         let path = "/proc/self/mountinfo";
         let text = fs::read_to_string(path).map_err(|source| CgroupError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_mountinfo(&text).ok_or_else(|| CgroupError::NoMemoryHierarchy(path.into()))
+        Self::from_mountinfo(&text, controller).ok_or(CgroupError::NoHierarchy {
+            controller,
+            checked: path.to_owned(),
+        })
     }
 
-    /// Picks the hierarchy out of mountinfo text (`proc(5)`).
-    pub fn from_mountinfo(text: &str) -> Option<Self> {
+    /// Picks the hierarchy of `controller` out of mountinfo text (`proc(5)`).
+    pub fn from_mountinfo(text: &str, controller: &str) -> Option<Self> {
         let mut unified = None;
         for line in text.lines() {
             let Some((left, right)) = line.split_once(" - ") else {
@@ -73,7 +79,7 @@ impl MemoryHierarchy {
                 "cgroup"
                     if theirs
                         .get(2)
-                        .is_some_and(|o| o.split(',').any(|o| o == "memory")) =>
+                        .is_some_and(|o| o.split(',').any(|o| o == controller)) =>
                 {
                     return Some(mount(false));
                 }
@@ -93,17 +99,44 @@ fn unescape(s: &str) -> String {
         .replace("\\134", "\\")
 }
 
+/// Visits every cgroup directory under `dir` (named `name`, its path from the
+/// hierarchy's root), at most [`MAX_DEPTH`] levels down; `visit` returns whether to go
+/// below the directory it was given.
+pub fn walk(dir: &Path, name: &str, visit: &mut impl FnMut(&Path, &str) -> bool) {
+    walk_at(dir, name, 0, visit);
+}
+
+fn walk_at(dir: &Path, name: &str, depth: usize, visit: &mut impl FnMut(&Path, &str) -> bool) {
+    let name = if name.is_empty() { "/" } else { name };
+    if !visit(dir, name) || depth >= MAX_DEPTH {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let child = format!(
+                "{}/{}",
+                name.trim_end_matches('/'),
+                entry.file_name().to_string_lossy()
+            );
+            walk_at(&entry.path(), &child, depth + 1, visit);
+        }
+    }
+}
+
 /// Cgroup id → path (as the kernel names it: from the hierarchy's root, starting `/`).
 #[derive(Debug)]
 pub struct CgroupIndex {
-    hierarchy: MemoryHierarchy,
+    hierarchy: Hierarchy,
     paths: HashMap<u64, String>,
     last_scan: Option<Instant>,
 }
 
 impl CgroupIndex {
     /// An index of `hierarchy`, filled on first use.
-    pub fn new(hierarchy: MemoryHierarchy) -> Self {
+    pub fn new(hierarchy: Hierarchy) -> Self {
         Self {
             hierarchy,
             paths: HashMap::new(),
@@ -112,7 +145,7 @@ impl CgroupIndex {
     }
 
     /// The hierarchy it indexes.
-    pub fn hierarchy(&self) -> &MemoryHierarchy {
+    pub fn hierarchy(&self) -> &Hierarchy {
         &self.hierarchy
     }
 
@@ -133,33 +166,14 @@ impl CgroupIndex {
     pub fn rescan(&mut self) {
         self.paths.clear();
         let base = self.hierarchy.root.trim_end_matches('/').to_owned();
-        let mount = self.hierarchy.mount_point.clone();
-        walk(&mount, &base, 0, &mut self.paths);
+        let paths = &mut self.paths;
+        walk(&self.hierarchy.mount_point, &base, &mut |dir, name| {
+            if let Ok(meta) = fs::metadata(dir) {
+                paths.insert(meta.ino(), name.to_owned());
+            }
+            true
+        });
         self.last_scan = Some(Instant::now());
-    }
-}
-
-fn walk(dir: &Path, name: &str, depth: usize, out: &mut HashMap<u64, String>) {
-    let Ok(meta) = fs::metadata(dir) else { return };
-    out.insert(
-        meta.ino(),
-        if name.is_empty() {
-            "/".to_owned()
-        } else {
-            name.to_owned()
-        },
-    );
-    if depth >= MAX_DEPTH {
-        return;
-    }
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            let child = format!("{name}/{}", entry.file_name().to_string_lossy());
-            walk(&entry.path(), &child, depth + 1, out);
-        }
     }
 }
 
@@ -176,7 +190,7 @@ mod tests {
 
     #[test]
     fn v1_memory_hierarchy_wins_over_v2() {
-        let h = MemoryHierarchy::from_mountinfo(V1).unwrap();
+        let h = Hierarchy::from_mountinfo(V1, "memory").unwrap();
         assert_eq!(h.mount_point, PathBuf::from("/sys/fs/cgroup/memory"));
         assert!(!h.unified);
     }
@@ -184,11 +198,14 @@ mod tests {
     #[test]
     fn pure_v2_hosts_use_the_unified_hierarchy() {
         let text = "30 25 0:26 /kubepods /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
-        let h = MemoryHierarchy::from_mountinfo(text).unwrap();
+        let h = Hierarchy::from_mountinfo(text, "memory").unwrap();
         assert_eq!(h.mount_point, PathBuf::from("/sys/fs/cgroup"));
         assert_eq!(h.root, "/kubepods");
         assert!(h.unified);
-        assert_eq!(MemoryHierarchy::from_mountinfo("garbage\n\n - \n"), None);
+        assert_eq!(
+            Hierarchy::from_mountinfo("garbage\n\n - \n", "memory"),
+            None
+        );
     }
 
     #[test]
@@ -196,7 +213,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tapio-cgidx-{}", std::process::id()));
         let leaf = dir.join("kubepods/burstable/podx");
         fs::create_dir_all(&leaf).unwrap();
-        let mut index = CgroupIndex::new(MemoryHierarchy {
+        let mut index = CgroupIndex::new(Hierarchy {
             mount_point: dir.clone(),
             root: "/".into(),
             unified: true,

@@ -6,61 +6,16 @@
 //! left out.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tapio_domain::Source;
 
+use super::cgroups::{self, Hierarchy};
 use super::{LineSender, LiveLine};
 use crate::cgroup::parse_cgroup_path;
-
-/// How deep below the hierarchy's root container cgroups are looked for.
-const MAX_DEPTH: usize = 8;
-
-/// Where the cpu controller's hierarchy is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CpuHierarchy {
-    pub mount_point: PathBuf,
-    pub unified: bool,
-}
-
-impl CpuHierarchy {
-    /// Finds it in mountinfo text: the v1 hierarchy with `cpu`, else the v2 one.
-    pub fn from_mountinfo(text: &str) -> Option<Self> {
-        let mut unified = None;
-        for line in text.lines() {
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let (Some(mount_point), mut theirs) = (left.split(' ').nth(4), right.split(' ')) else {
-                continue;
-            };
-            match (theirs.next(), theirs.nth(1)) {
-                (Some("cgroup"), Some(options)) if options.split(',').any(|o| o == "cpu") => {
-                    return Some(Self {
-                        mount_point: mount_point.into(),
-                        unified: false,
-                    });
-                }
-                (Some("cgroup2"), _) if unified.is_none() => {
-                    unified = Some(Self {
-                        mount_point: mount_point.into(),
-                        unified: true,
-                    });
-                }
-                _ => {}
-            }
-        }
-        unified
-    }
-
-    /// The hierarchy of this machine.
-    pub fn discover() -> Option<Self> {
-        Self::from_mountinfo(&fs::read_to_string("/proc/self/mountinfo").ok()?)
-    }
-}
 
 /// Throttling counters of one container, cumulative since it started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,40 +54,28 @@ pub fn parse_cpu_stat(text: &str) -> Option<(u64, u64, f64)> {
 /// The containers under `root` (a cgroup directory tree) and their counters.
 pub fn read_containers(root: &Path) -> Vec<ContainerCpuStat> {
     let mut out = Vec::new();
-    walk(root, root, 0, &mut out);
+    cgroups::walk(root, "", &mut |dir, name| {
+        let Some(ids) = parse_cgroup_path(name) else {
+            return true;
+        };
+        let (Some(pod_uid), Some(container_id)) = (ids.pod_uid, ids.container_id) else {
+            return true;
+        };
+        let stat = fs::read_to_string(dir.join("cpu.stat")).ok();
+        if let Some((nr_periods, nr_throttled, throttled_seconds)) =
+            stat.as_deref().and_then(parse_cpu_stat)
+        {
+            out.push(ContainerCpuStat {
+                pod_uid,
+                container_id,
+                nr_periods,
+                nr_throttled,
+                throttled_seconds,
+            });
+        }
+        false
+    });
     out
-}
-
-fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<ContainerCpuStat>) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    let relative = format!("/{}", dir.strip_prefix(root).unwrap_or(dir).display());
-    if let Some(ids) = parse_cgroup_path(&relative) {
-        if let (Some(pod_uid), Some(container_id)) = (ids.pod_uid, ids.container_id) {
-            let stat = fs::read_to_string(dir.join("cpu.stat")).ok();
-            if let Some((nr_periods, nr_throttled, throttled_seconds)) =
-                stat.as_deref().and_then(parse_cpu_stat)
-            {
-                out.push(ContainerCpuStat {
-                    pod_uid,
-                    container_id,
-                    nr_periods,
-                    nr_throttled,
-                    throttled_seconds,
-                });
-            }
-            return;
-        }
-    }
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(root, &entry.path(), depth + 1, out);
-        }
-    }
 }
 
 /// The `kubelet` line body of the `cgroup/cpu.stat` endpoint.
@@ -145,7 +88,7 @@ pub struct CpuStatBody {
 /// closes.
 pub async fn poll(
     node: String,
-    hierarchy: CpuHierarchy,
+    hierarchy: Hierarchy,
     every: Duration,
     out: LineSender,
     shutdown: impl std::future::Future<Output = ()>,
@@ -185,6 +128,7 @@ pub async fn poll(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::path::PathBuf;
 
     #[test]
     fn both_versions_of_cpu_stat() {
@@ -225,7 +169,7 @@ mod tests {
     #[test]
     fn the_cpu_hierarchy_is_found_in_mountinfo() {
         let text = "38 34 0:33 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n";
-        let h = CpuHierarchy::from_mountinfo(text).unwrap();
+        let h = Hierarchy::from_mountinfo(text, "cpu").unwrap();
         assert_eq!(
             (h.mount_point, h.unified),
             (PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"), false)
@@ -236,7 +180,7 @@ mod tests {
         #[test]
         fn any_text_parses_or_not_without_panicking(text in ".{0,200}") {
             let _ = parse_cpu_stat(&text);
-            let _ = CpuHierarchy::from_mountinfo(&text);
+            let _ = Hierarchy::from_mountinfo(&text, "cpu");
         }
     }
 }

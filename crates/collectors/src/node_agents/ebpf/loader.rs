@@ -14,7 +14,7 @@ use tapio_domain::Source;
 
 use super::event::{Payload, RawEvent};
 use super::{EbpfConfig, EbpfError, EbpfStats};
-use crate::node_agents::cgroups::{CgroupIndex, MemoryHierarchy};
+use crate::node_agents::cgroups::{CgroupIndex, Hierarchy};
 use crate::node_agents::{LineSender, LiveLine};
 
 /// The object `build.rs` compiled from `bpf/tapio.bpf.c`.
@@ -66,7 +66,7 @@ impl Drop for EbpfHandle {
 /// every program is attached, or with the exact reason one could not be.
 pub fn start(config: EbpfConfig, out: LineSender) -> Result<EbpfHandle, EbpfError> {
     super::check_prerequisites()?;
-    let hierarchy = MemoryHierarchy::discover()?;
+    let hierarchy = Hierarchy::discover("memory")?;
     let stop = Arc::new(AtomicBool::new(false));
     let stats = SharedStats::default();
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -95,7 +95,7 @@ pub fn start(config: EbpfConfig, out: LineSender) -> Result<EbpfHandle, EbpfErro
 
 fn run(
     config: EbpfConfig,
-    hierarchy: MemoryHierarchy,
+    hierarchy: Hierarchy,
     out: LineSender,
     stop: Arc<AtomicBool>,
     stats: SharedStats,

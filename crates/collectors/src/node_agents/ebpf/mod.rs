@@ -85,6 +85,5 @@ pub fn check_prerequisites() -> Result<(), EbpfError> {
     if !std::path::Path::new(KERNEL_BTF).exists() {
         return Err(EbpfError::NoBtf);
     }
-    super::cgroups::MemoryHierarchy::discover()?;
     Ok(())
 }
