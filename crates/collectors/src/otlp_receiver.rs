@@ -286,86 +286,105 @@ async fn http_export(
     }
 }
 
-/// Binds the configured addresses (so that a taken port is reported at once) and
-/// serves until `shutdown` completes.
-pub async fn serve(
-    config: OtlpConfig,
-    out: LineSender,
-    stats: Arc<OtlpStats>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), OtlpError> {
-    let receiver = Receiver { out, stats };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    let mut servers = tokio::task::JoinSet::new();
-    if let Some(addr) = config.http {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| OtlpError::Bind { addr, source })?;
-        let route = |signal| {
-            post(
-                move |State(r): State<Receiver>, headers: HeaderMap, body: Bytes| {
-                    http_export(r, signal, headers, body)
-                },
-            )
+/// The receiver's listeners, bound: a taken port is an error of [`OtlpReceiver::bind`],
+/// not of a later serve.
+pub struct OtlpReceiver {
+    http: Option<tokio::net::TcpListener>,
+    grpc: Option<tokio::net::TcpListener>,
+}
+
+impl OtlpReceiver {
+    /// Binds the configured addresses.
+    pub async fn bind(config: &OtlpConfig) -> Result<Self, OtlpError> {
+        let bind = |addr: Option<SocketAddr>| async move {
+            match addr {
+                Some(addr) => tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map(Some)
+                    .map_err(|source| OtlpError::Bind { addr, source }),
+                None => Ok(None),
+            }
         };
-        let app = axum::Router::new()
-            .route("/v1/traces", route(Signal::Traces))
-            .route("/v1/metrics", route(Signal::Metrics))
-            .route("/v1/logs", route(Signal::Logs))
-            .layer(DefaultBodyLimit::max(MAX_REQUEST))
-            .with_state(receiver.clone());
-        let stop = stopped();
-        servers.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-                .map_err(OtlpError::Http)
-        });
+        Ok(Self {
+            http: bind(config.http).await?,
+            grpc: bind(config.grpc).await?,
+        })
     }
-    if let Some(addr) = config.grpc {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| OtlpError::Bind { addr, source })?;
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
-        let gzip = tonic::codec::CompressionEncoding::Gzip;
-        let router = tonic::transport::Server::builder()
-            .add_service(
-                TraceServiceServer::new(receiver.clone())
-                    .max_decoding_message_size(MAX_REQUEST)
-                    .accept_compressed(gzip),
-            )
-            .add_service(
-                MetricsServiceServer::new(receiver.clone())
-                    .max_decoding_message_size(MAX_REQUEST)
-                    .accept_compressed(gzip),
-            )
-            .add_service(
-                LogsServiceServer::new(receiver)
-                    .max_decoding_message_size(MAX_REQUEST)
-                    .accept_compressed(gzip),
-            );
-        let stop = stopped();
-        servers.spawn(async move {
-            router
-                .serve_with_incoming_shutdown(incoming, stop)
-                .await
-                .map_err(OtlpError::Grpc)
-        });
-    }
-    shutdown.await;
-    let _ = stop_tx.send(true);
-    while let Some(done) = servers.join_next().await {
-        if let Ok(Err(e)) = done {
-            return Err(e);
+
+    /// Serves until `shutdown` completes, sending each export request to `out`.
+    pub async fn serve(
+        self,
+        out: LineSender,
+        stats: Arc<OtlpStats>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), OtlpError> {
+        let receiver = Receiver { out, stats };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let mut servers = tokio::task::JoinSet::new();
+        if let Some(listener) = self.http {
+            let route = |signal| {
+                post(
+                    move |State(r): State<Receiver>, headers: HeaderMap, body: Bytes| {
+                        http_export(r, signal, headers, body)
+                    },
+                )
+            };
+            let app = axum::Router::new()
+                .route("/v1/traces", route(Signal::Traces))
+                .route("/v1/metrics", route(Signal::Metrics))
+                .route("/v1/logs", route(Signal::Logs))
+                .layer(DefaultBodyLimit::max(MAX_REQUEST))
+                .with_state(receiver.clone());
+            let stop = stopped();
+            servers.spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                    .map_err(OtlpError::Http)
+            });
         }
+        if let Some(listener) = self.grpc {
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            let gzip = tonic::codec::CompressionEncoding::Gzip;
+            let router = tonic::transport::Server::builder()
+                .add_service(
+                    TraceServiceServer::new(receiver.clone())
+                        .max_decoding_message_size(MAX_REQUEST)
+                        .accept_compressed(gzip),
+                )
+                .add_service(
+                    MetricsServiceServer::new(receiver.clone())
+                        .max_decoding_message_size(MAX_REQUEST)
+                        .accept_compressed(gzip),
+                )
+                .add_service(
+                    LogsServiceServer::new(receiver)
+                        .max_decoding_message_size(MAX_REQUEST)
+                        .accept_compressed(gzip),
+                );
+            let stop = stopped();
+            servers.spawn(async move {
+                router
+                    .serve_with_incoming_shutdown(incoming, stop)
+                    .await
+                    .map_err(OtlpError::Grpc)
+            });
+        }
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        while let Some(done) = servers.join_next().await {
+            if let Ok(Err(e)) = done {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -80,7 +80,8 @@ pub struct Collectors {
     _ebpf: Option<ebpf::EbpfHandle>,
     _dns: Option<dns::DnsHandle>,
     _links: Option<cni::links::LinksHandle>,
-    otlp: std::sync::Arc<otlp_receiver::OtlpStats>,
+    /// The OTLP receiver's counters, when it runs.
+    otlp: Option<std::sync::Arc<otlp_receiver::OtlpStats>>,
 }
 
 impl Collectors {
@@ -120,8 +121,7 @@ impl Collectors {
                 "ebpf: {events} events, {drops} dropped by the kernel (ring buffer full), {undecodable} undecodable"
             ));
         }
-        if enabled_otlp(&self.statuses) {
-            let s = &self.otlp;
+        if let Some(s) = &self.otlp {
             out.push(format!(
                 "otlp: {} export requests, {} refused while the pipeline was full (retried by the exporters), {} malformed",
                 s.accepted.load(Relaxed),
@@ -142,10 +142,6 @@ impl Collectors {
         }
         out
     }
-}
-
-fn enabled_otlp(statuses: &[CollectorStatus]) -> bool {
-    statuses.iter().any(|s| s.name == "otlp" && s.active)
 }
 
 /// Stops the collectors while still reading `lines`, so that none is stuck on a full
@@ -231,7 +227,7 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
         _ebpf: None,
         _dns: None,
         _links: None,
-        otlp: Default::default(),
+        otlp: None,
     };
     let enabled = |name: &str| options.collectors.iter().any(|c| c == name);
     let status = |name: &str, active: bool, detail: String| (name.to_owned(), active, detail);
@@ -442,33 +438,19 @@ pub async fn start(options: &LiveOptions, out: LineSender) -> Collectors {
         if let Some(a) = config.http {
             places.push(format!("OTLP/HTTP on {a}"));
         }
-        // Bind now, so that a taken port is this collector's status, not a later failure.
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let (stop, out, stats) = (
-            stopped(stop_rx.clone()),
-            out.clone(),
-            collectors.otlp.clone(),
-        );
-        collectors.tasks.spawn(async move {
-            let serving = otlp_receiver::serve(config, out, stats, async move {
-                let _ = ready_tx.send(());
-                stop.await;
-            });
-            ("otlp".to_owned(), serving.await.map_err(|e| e.to_string()))
-        });
-        match ready_rx.await {
-            Ok(()) => statuses.push(status(
-                "otlp",
-                true,
-                format!("receiving {}", places.join(" and ")),
-            )),
-            Err(_) => {
-                let why = match collectors.tasks.join_next().await {
-                    Some(Ok((_, Err(e)))) => e,
-                    _ => "the receiver stopped".to_owned(),
-                };
-                statuses.push(status("otlp", false, why));
+        match otlp_receiver::OtlpReceiver::bind(&config).await {
+            Ok(receiver) => {
+                let stats = std::sync::Arc::new(otlp_receiver::OtlpStats::default());
+                collectors.otlp = Some(stats.clone());
+                let (stop, out) = (stopped(stop_rx.clone()), out.clone());
+                collectors.tasks.spawn(async move {
+                    let served = receiver.serve(out, stats, stop).await;
+                    ("otlp".to_owned(), served.map_err(|e| e.to_string()))
+                });
+                let detail = format!("receiving {}", places.join(" and "));
+                statuses.push(status("otlp", true, detail));
             }
+            Err(e) => statuses.push(status("otlp", false, e.to_string())),
         }
     }
 

@@ -6,6 +6,9 @@ use std::process::Command;
 #[test]
 fn inactive_collectors_are_named_with_their_reason_and_the_rest_run() {
     let dir = std::env::temp_dir().join(format!("tapio-run-{}", std::process::id()));
+    // A port someone else holds: the OTLP receiver cannot listen there.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
         .args(["run", "--duration", "1", "--format", "json"])
         .args(["--collector", "cni", "--cni-conf-dir"])
@@ -16,6 +19,14 @@ fn inactive_collectors_are_named_with_their_reason_and_the_rest_run() {
             "systemd",
             "--journal-unit",
             "tapio-test-nothing.service",
+        ])
+        .args([
+            "--collector",
+            "otlp",
+            "--otlp-grpc",
+            "off",
+            "--otlp-http",
+            &taken,
         ])
         .output()
         .unwrap();
@@ -28,6 +39,10 @@ fn inactive_collectors_are_named_with_their_reason_and_the_rest_run() {
         "{stderr}"
     );
     assert!(stderr.contains("etcd     inactive unreachable"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("otlp     inactive cannot listen on {taken}")),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("systemd  active   following tapio-test-nothing.service"),
         "{stderr}"
