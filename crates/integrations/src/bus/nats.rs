@@ -145,25 +145,20 @@ async fn context(cfg: &NatsBusConfig) -> Result<jetstream::Context, BusError> {
 /// answers JetStream requests again once it has elected new leaders.
 const STREAMS_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Makes (or finds) both streams, retrying while JetStream cannot answer yet.
-async fn ensure_streams(
-    js: &jetstream::Context,
-    cfg: &NatsBusConfig,
-) -> Result<stream::Stream, BusError> {
-    let deadline = tokio::time::Instant::now() + STREAMS_PATIENCE;
-    loop {
-        match try_ensure_streams(js, cfg).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) if tokio::time::Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(e),
-        }
+/// Whether JetStream could not answer for now (a cluster electing leaders), rather than
+/// refusing the request.
+fn transient(e: &jetstream::context::CreateStreamError) -> bool {
+    use jetstream::context::CreateStreamErrorKind as Kind;
+    match e.kind() {
+        Kind::TimedOut | Kind::JetStreamUnavailable => true,
+        Kind::JetStream(err) => err.code() == 503,
+        _ => false,
     }
 }
 
-async fn try_ensure_streams(
+/// Makes (or finds) both streams, retrying for a while as long as JetStream cannot
+/// answer yet; a refusal (too little storage, a bad configuration) fails at once.
+async fn ensure_streams(
     js: &jetstream::Context,
     cfg: &NatsBusConfig,
 ) -> Result<stream::Stream, BusError> {
@@ -172,20 +167,17 @@ async fn try_ensure_streams(
     } else {
         stream::StorageType::Memory
     };
-    let events = js
-        .get_or_create_stream(stream::Config {
-            name: cfg.events_stream.clone(),
-            subjects: vec!["tapio.events.>".to_owned()],
-            storage,
-            max_age: cfg.max_age,
-            max_bytes: cfg.max_bytes,
-            duplicate_window: Duration::from_secs(120),
-            num_replicas: cfg.replicas.max(1),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| nats_err("cannot create the events stream", e))?;
-    js.get_or_create_stream(stream::Config {
+    let events = stream::Config {
+        name: cfg.events_stream.clone(),
+        subjects: vec!["tapio.events.>".to_owned()],
+        storage,
+        max_age: cfg.max_age,
+        max_bytes: cfg.max_bytes,
+        duplicate_window: Duration::from_secs(120),
+        num_replicas: cfg.replicas.max(1),
+        ..Default::default()
+    };
+    let insights = stream::Config {
         name: cfg.insights_stream.clone(),
         subjects: vec!["tapio.insights.>".to_owned()],
         storage,
@@ -193,10 +185,32 @@ async fn try_ensure_streams(
         duplicate_window: Duration::from_secs(3600),
         num_replicas: cfg.replicas.max(1),
         ..Default::default()
-    })
-    .await
-    .map_err(|e| nats_err("cannot create the insights stream", e))?;
+    };
+    let deadline = tokio::time::Instant::now() + STREAMS_PATIENCE;
+    let events = make_stream(js, events, deadline).await?;
+    make_stream(js, insights, deadline).await?;
     Ok(events)
+}
+
+async fn make_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+    deadline: tokio::time::Instant,
+) -> Result<stream::Stream, BusError> {
+    loop {
+        match js.get_or_create_stream(config.clone()).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) if transient(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(nats_err(
+                    &format!("cannot create the stream {}", config.name),
+                    e,
+                ))
+            }
+        }
+    }
 }
 
 /// Publishes observations to the events stream.
