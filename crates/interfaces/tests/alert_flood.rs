@@ -7,7 +7,6 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::routing::post;
 use serde_json::Value;
@@ -69,29 +68,17 @@ type Received = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// Receives notifications.
 fn receiver() -> (u16, Received) {
-    let port = support::free_port();
     let got: Received = Arc::default();
-    let store = got.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let keep = |path: &'static str, store: Received| {
-                post(move |body: axum::Json<Value>| async move {
-                    store.lock().unwrap().push((path.to_owned(), body.0));
-                    "ok"
-                })
-            };
-            let app = axum::Router::new()
-                .route("/api/v2/alerts", keep("alertmanager", store.clone()))
-                .route("/slack", keep("slack", store));
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    assert!(support::wait_for_port(port, Duration::from_secs(10)));
-    (port, got)
+    let keep = |path: &'static str, store: Received| {
+        post(move |body: axum::Json<Value>| async move {
+            store.lock().unwrap().push((path.to_owned(), body.0));
+            "ok"
+        })
+    };
+    let app = axum::Router::new()
+        .route("/api/v2/alerts", keep("alertmanager", got.clone()))
+        .route("/slack", keep("slack", got.clone()));
+    (support::serve_router(app), got)
 }
 
 const TOKEN: &str = "flood-test-token";

@@ -8,6 +8,8 @@
 //! OOMKilled container) cannot run here and is written as the API server would stream it.
 //! Needs root and kernel BTF: it fails, with the reason, where they are missing.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -221,15 +223,10 @@ fn a_real_oom_kill_is_attributed_to_the_pod_of_its_cgroup() {
         .unwrap();
     writer.finish().unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
-        .args(["analyze", "--format", "json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::succeed(
+        Command::new(env!("CARGO_BIN_EXE_tapio"))
+            .args(["analyze", "--format", "json"])
+            .arg(&path),
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let insight = report["insights"]

@@ -31,11 +31,10 @@ fn follow_prints_new_insights_as_they_appear() {
     let server = format!("http://127.0.0.1:{}", service.port);
 
     // The current report, and the chain for one pod.
-    let listed = tapio(&["insights", "--server", &server]);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
+    let listed = support::succeed(
+        Command::new(env!("CARGO_BIN_EXE_tapio"))
+            .args(["insights", "--server", &server])
+            .env("TAPIO_API_TOKEN", TOKEN),
     );
     assert!(String::from_utf8_lossy(&listed.stdout).contains("ConfigMap shop/cart-config changed"));
     let explained = tapio(&[

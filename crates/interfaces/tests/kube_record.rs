@@ -149,35 +149,19 @@ async fn api(
 
 #[test]
 fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
-    let port = support::free_port();
     let state = std::sync::Arc::new(std::sync::Mutex::new(collections()));
     let script = state.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().fallback(api).with_state(state);
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    assert!(support::wait_for_port(port, Duration::from_secs(10)));
+    let port = support::serve_router(axum::Router::new().fallback(api).with_state(state));
     let dir = std::env::temp_dir().join(format!("tapio-record-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let kubeconfig = support::kubeconfig(&dir, port);
     let out = dir.join("recorded.jsonl");
-    let record = Command::new(env!("CARGO_BIN_EXE_tapio"))
-        .args(["record", "--duration", "3", "--kubelet-interval", "1"])
-        .args(["--collector", "kubeapi", "--collector", "kubelet", "-o"])
-        .arg(&out)
-        .env("KUBECONFIG", &kubeconfig)
-        .output()
-        .unwrap();
-    assert!(
-        record.status.success(),
-        "{}",
-        String::from_utf8_lossy(&record.stderr)
+    let record = support::succeed(
+        Command::new(env!("CARGO_BIN_EXE_tapio"))
+            .args(["record", "--duration", "3", "--kubelet-interval", "1"])
+            .args(["--collector", "kubeapi", "--collector", "kubelet", "-o"])
+            .arg(&out)
+            .env("KUBECONFIG", &kubeconfig),
     );
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(

@@ -230,19 +230,7 @@ async fn api(State(state): State<Shared>, req: Request) -> Response {
 
 /// Serves `state` on a loopback port; returns the port.
 fn serve(state: Shared) -> u16 {
-    let port = support::free_port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().fallback(api).with_state(state);
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    assert!(support::wait_for_port(port, Duration::from_secs(10)));
-    port
+    support::serve_router(axum::Router::new().fallback(api).with_state(state))
 }
 
 fn client(port: u16) -> kube::Client {

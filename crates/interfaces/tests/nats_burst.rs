@@ -10,22 +10,17 @@ use std::time::Duration;
 use support::NatsServer;
 
 fn generate(path: &std::path::Path, nodes: u32, pods: u32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
-        .args([
-            "generate",
-            "--nodes",
-            &nodes.to_string(),
-            "--pods",
-            &pods.to_string(),
-        ])
-        .args(["--hours", "1", "-o"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    support::succeed(
+        Command::new(env!("CARGO_BIN_EXE_tapio"))
+            .args([
+                "generate",
+                "--nodes",
+                &nodes.to_string(),
+                "--pods",
+                &pods.to_string(),
+            ])
+            .args(["--hours", "1", "-o"])
+            .arg(path),
     );
 }
 

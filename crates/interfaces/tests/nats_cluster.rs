@@ -121,27 +121,11 @@ fn a_three_server_cluster_loses_a_server_and_nothing_else() {
     }
     cluster.kill(0);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_correlation-service"))
-        .args([
-            "--nats",
-            &cluster.url(1),
-            "--stream-replicas",
-            "3",
-            "--exit-when-idle",
-            "2",
-        ])
-        .args([
-            "--grpc-listen",
-            "off",
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::succeed(
+        Command::new(env!("CARGO_BIN_EXE_correlation-service"))
+            .args(["--nats", &cluster.url(1), "--stream-replicas", "3"])
+            .args(["--exit-when-idle", "2", "--grpc-listen", "off"])
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())]),
     );
     let served: InsightReport = serde_json::from_slice(&out.stdout).unwrap();
     let local = Command::new(env!("CARGO_BIN_EXE_tapio"))
