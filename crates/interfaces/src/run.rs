@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tapio_collectors::node_agents::LiveLine;
-use tapio_collectors::recording::{Record, RecordingWriter};
+use tapio_collectors::recording::Record;
 use tapio_collectors::SourceParsers;
 use tapio_domain::{Insight, InsightReport, Observation, Stats};
 use tapio_integrations::bus::nats::{NatsBusConfig, NatsPublisher};
@@ -16,6 +16,7 @@ use tapio_intelligence::Engine;
 
 use crate::live::{self, LiveOptions};
 use crate::news::InsightNews;
+use crate::rotation::{RotatingWriter, Rotation};
 
 /// Lines in flight between the collectors and the engine.
 const CHANNEL: usize = 4096;
@@ -26,26 +27,38 @@ const REJECTED_SHOWN: u64 = 20;
 /// How `tapio run` runs.
 pub struct RunOptions {
     pub live: LiveOptions,
-    /// Also write everything seen to this recording.
+    /// Also write everything seen to this recording, rotated as `rotation` says.
     pub record: Option<PathBuf>,
+    pub rotation: Option<Rotation>,
     /// How often the engine re-analyses.
     pub analyze_every: Duration,
     /// Stop after this long (default: at Ctrl-C).
     pub duration: Option<Duration>,
-    /// Publish to the NATS bus instead of analysing here.
-    pub pipeline: Option<NatsBusConfig>,
+    /// Where what the collectors see goes.
+    pub destination: Destination,
 }
 
-/// Where observations go: the engine here, or the bus.
+/// What `tapio run` does with what it sees.
+pub enum Destination {
+    /// Analyses it here (the embedded default).
+    Analyse,
+    /// Publishes it to the NATS bus for correlation-service.
+    Publish(NatsBusConfig),
+    /// Only records it (`tapio record`).
+    RecordOnly,
+}
+
+/// Where observations go: the engine here, the bus, or nowhere.
 enum Sink {
     Embedded(Box<Engine>),
     Nats(Box<NatsPublisher>),
+    Discard,
 }
 
 /// Takes the collectors' lines: records them, parses them and hands the observations on.
 struct Intake {
     sink: Sink,
-    writer: Option<RecordingWriter>,
+    writer: Option<RotatingWriter>,
     parsers: SourceParsers,
     observations: Vec<Observation>,
     lines: u64,
@@ -58,6 +71,9 @@ impl Intake {
         self.lines += 1;
         if let Some(w) = self.writer.as_mut() {
             w.write(line.ts, line.source, &line.data)?;
+        }
+        if matches!(self.sink, Sink::Discard) {
+            return Ok(());
         }
         let record = Record {
             line: self.lines,
@@ -80,6 +96,7 @@ impl Intake {
                     self.published += 1;
                 }
             }
+            Sink::Discard => {}
         }
         Ok(())
     }
@@ -87,21 +104,22 @@ impl Intake {
 
 /// Runs until the duration ends or Ctrl-C, calling `on_new` with every insight that is
 /// new or changed since the last analysis. Returns the last report (no insights in
-/// pipeline mode, where the correlation service analyses; `stats.events` then counts
-/// the observations published).
+/// pipeline mode, where the correlation service analyses, and `stats.events` counts the
+/// observations published; nothing but `stats.lines` when only recording).
 pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Result<InsightReport> {
     let started = Instant::now();
-    let sink = match &options.pipeline {
-        Some(cfg) => {
+    let sink = match &options.destination {
+        Destination::Publish(cfg) => {
             Sink::Nats(Box::new(NatsPublisher::connect(cfg).await.with_context(
                 || format!("cannot reach the NATS bus at {}", cfg.url),
             )?))
         }
-        None => Sink::Embedded(Box::default()),
+        Destination::Analyse => Sink::Embedded(Box::default()),
+        Destination::RecordOnly => Sink::Discard,
     };
     let writer = match &options.record {
         Some(path) => Some(
-            RecordingWriter::create(path)
+            RotatingWriter::create(path, options.rotation)
                 .with_context(|| format!("cannot create {}", path.display()))?,
         ),
         None => None,
@@ -155,6 +173,7 @@ pub async fn run(options: RunOptions, mut on_new: impl FnMut(&Insight)) -> Resul
             publisher.flush().await?;
             (Vec::new(), intake.published, 0)
         }
+        Sink::Discard => (Vec::new(), 0, 0),
     };
     Ok(InsightReport {
         insights,

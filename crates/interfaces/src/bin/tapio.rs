@@ -343,7 +343,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     keep,
                 }),
             ))?;
-            eprintln!("recorded {} lines to {}", recorded.lines, output.display());
+            eprintln!("recorded {recorded} lines to {}", output.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
@@ -356,17 +356,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             check_collectors(&live.collectors)?;
             let publishing = pipeline.is_some();
-            let pipeline = pipeline.map(|url| {
-                let mut bus = tapio_integrations::bus::nats::NatsBusConfig::new(&url);
-                bus.max_in_flight = config.collectors.buffer_size;
-                bus
-            });
+            let destination = match pipeline {
+                Some(url) => {
+                    let mut bus = tapio_integrations::bus::nats::NatsBusConfig::new(&url);
+                    bus.max_in_flight = config.collectors.buffer_size;
+                    run::Destination::Publish(bus)
+                }
+                None => run::Destination::Analyse,
+            };
             let options = run::RunOptions {
                 live: live.options(&config)?,
                 record,
+                rotation: None,
                 analyze_every: Duration::from_secs(interval.max(1)),
                 duration: duration.map(Duration::from_secs),
-                pipeline,
+                destination,
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let mut n = 0;
