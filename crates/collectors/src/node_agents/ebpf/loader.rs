@@ -65,7 +65,10 @@ impl Drop for EbpfHandle {
 /// Loads and attaches the programs and starts sending `ebpf` lines to `out`. Returns once
 /// every program is attached, or with the exact reason one could not be.
 pub fn start(config: EbpfConfig, out: LineSender) -> Result<EbpfHandle, EbpfError> {
-    super::check_prerequisites()?;
+    // Checked first, so that the reason is exact rather than a relocation failure.
+    if !std::path::Path::new(super::KERNEL_BTF).exists() {
+        return Err(EbpfError::NoBtf);
+    }
     let hierarchy = Hierarchy::discover("memory")?;
     let stop = Arc::new(AtomicBool::new(false));
     let stats = SharedStats::default();

@@ -76,14 +76,3 @@ impl Default for EbpfConfig {
         }
     }
 }
-
-/// Checks what loading needs before trying, so that the reason is exact.
-pub fn check_prerequisites() -> Result<(), EbpfError> {
-    if !cfg!(feature = "ebpf") {
-        return Err(EbpfError::NotBuilt);
-    }
-    if !std::path::Path::new(KERNEL_BTF).exists() {
-        return Err(EbpfError::NoBtf);
-    }
-    Ok(())
-}
