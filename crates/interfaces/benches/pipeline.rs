@@ -172,9 +172,7 @@ async fn tapio(url: &str, observations: &[Observation]) -> Duration {
     cfg.max_in_flight = IN_FLIGHT;
     // Connected (streams and consumer made) before the clock starts, as the raw run's.
     let mut publisher = NatsPublisher::connect(&cfg).await.unwrap();
-    let mut subscriber = NatsSubscriber::connect(&cfg, "bench", "tapio.events.>")
-        .await
-        .unwrap();
+    let mut subscriber = NatsSubscriber::connect(&cfg, "bench", 0).await.unwrap();
     let started = Instant::now();
     let publish = async {
         for o in observations {
@@ -190,6 +188,7 @@ async fn tapio(url: &str, observations: &[Observation]) -> Duration {
                 .fetch(512, Duration::from_millis(100))
                 .await
                 .unwrap()
+                .deliveries
             {
                 let (observation, ack) = delivery.into_parts();
                 engine.ingest(observation);

@@ -42,6 +42,10 @@ pub struct PipelineConfig {
     /// `host:port` of the correlation service, or a `nats://` URL for the NATS bus.
     #[garde(custom(endpoint_shape))]
     pub endpoint: String,
+    /// Namespace partitions of the NATS events stream (how many correlation-service
+    /// partitions share the work); the same for every component of a deployment.
+    #[garde(range(min = 1, max = 1024))]
+    pub partitions: u32,
 }
 
 impl Default for CollectorsConfig {
@@ -57,6 +61,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             endpoint: "localhost:50051".to_owned(),
+            partitions: 1,
         }
     }
 }

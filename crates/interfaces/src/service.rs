@@ -28,10 +28,10 @@ const FETCH_WAIT: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {
     pub bus: NatsBusConfig,
-    /// Durable consumer name (replicas of one partition share it).
+    /// Durable consumer name prefix (replicas of one partition share `<durable>-p<partition>`).
     pub durable: String,
-    /// Subjects consumed.
-    pub filter: String,
+    /// The namespace partition consumed (of `bus.partitions`).
+    pub partition: u32,
     /// HTTP address for the UI, the insights API, /metrics and /healthz (`None`: no HTTP).
     pub listen: Option<SocketAddr>,
     /// Bearer token the APIs require (`None`: open, which only loopback allows).
@@ -47,8 +47,11 @@ pub struct ServiceOptions {
     pub exit_when_idle: Option<Duration>,
 }
 
-/// Runs the service; returns the last report when `exit_when_idle` ends it.
+/// Runs the service until `exit_when_idle` ends it or Ctrl-C / SIGTERM stops it (handing
+/// its partition to a standby replica at once); returns the last report.
 pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
+    let stop = crate::live::stop_after(None);
+    tokio::pin!(stop);
     let metrics = Arc::new(ServiceMetrics::default());
     let api = {
         let metrics = Arc::clone(&metrics);
@@ -83,20 +86,33 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
         });
     }
     let mut subscriber =
-        NatsSubscriber::connect(&options.bus, &options.durable, &options.filter).await?;
+        NatsSubscriber::connect(&options.bus, &options.durable, options.partition).await?;
     let mut engine = Engine::new();
-    // A replica taking over: rebuild the state the acknowledged history implies.
-    let replayed = subscriber.replay_acknowledged(|o| engine.ingest(o)).await?;
-    metrics.replayed(replayed);
-    let mut dirty = replayed > 0;
+    let mut dirty = false;
     let mut idle_since = Instant::now();
     let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut news = InsightNews::default();
     let mut notifier = Notifier::new(options.alerts.clone(), options.alert_policy.clone());
     let mut last = InsightReport::default();
-    let mut consumed = replayed;
+    let mut consumed = 0;
     loop {
-        let batch = subscriber.fetch(FETCH, FETCH_WAIT).await?;
+        let fetched = tokio::select! {
+            biased;
+            () = &mut stop => {
+                subscriber.release().await?;
+                return Ok(last);
+            }
+            fetched = subscriber.fetch(FETCH, FETCH_WAIT) => fetched?,
+        };
+        if fetched.history_missed {
+            // Taking the partition over (or restarting): the state is what the
+            // acknowledged history implies, rebuilt from scratch so nothing counts twice.
+            engine = Engine::new();
+            let replayed = subscriber.replay_acknowledged(|o| engine.ingest(o)).await?;
+            metrics.replayed(replayed);
+            consumed = replayed;
+        }
+        let batch = fetched.deliveries;
         // Questions about the topology are answered between batches.
         while let Ok(query) = topology_rx.try_recv() {
             let edges = engine

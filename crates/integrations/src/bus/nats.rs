@@ -1,15 +1,29 @@
 //! The bus at scale: NATS JetStream. Observations are published to a stream whose subjects
-//! carry cluster, namespace, source and kind (`tapio.events.<cluster>.<ns>.<source>.<kind>`),
-//! each with a `Nats-Msg-Id` derived from its content so that a retried publish is stored
-//! once; publishers keep a bounded number of acknowledgements in flight and wait when it
-//! is reached (backpressure, never a silent drop). Consumers are durable pull consumers with
-//! explicit acks: a message is acknowledged only after the engine has taken it.
+//! carry cluster, namespace, source and kind (`tapio.events.<cluster>.<ns>.<source>.<kind>`;
+//! facts about cluster-scoped objects such as nodes, etcd members and CNI on
+//! `tapio.cluster.<cluster>.<source>.<kind>`), each with a `Nats-Msg-Id` derived from its
+//! content so that a retried publish is stored once; publishers keep a bounded number of
+//! acknowledgements in flight and wait when it is reached (backpressure, never a silent
+//! drop).
+//!
+//! **Partitions.** The stream stores namespaced subjects with a partition token that
+//! JetStream itself computes from the namespace (a subject transform with
+//! `{{partition(N, …)}}`): `tapio.events.<partition>.<cluster>.<ns>.<source>.<kind>`.
+//! Partition `p` is consumed by the durable consumer `<durable>-p<p>`, whose filters are its
+//! own partition plus every cluster-scoped subject, so each partition sees the nodes, etcd
+//! and CNI facts its pods depend on. Consumers are pull consumers with explicit acks and a
+//! pinned-client priority group: several replicas may pull one partition, the server
+//! delivers to one of them and moves the pin to a standby when the active one stops pulling
+//! for [`NatsBusConfig::failover_after`]. A message is acknowledged only after the engine
+//! has taken it; a replica that finds deliveries it never saw before its own (a takeover or
+//! a restart) rebuilds its state from the acknowledged history first.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull, context::PublishAckFuture, stream};
-use futures_util::StreamExt;
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PriorityPolicy};
+use async_nats::jetstream::{self, context::PublishAckFuture, stream};
+use futures_util::{FutureExt, StreamExt};
 use tapio_domain::{Insight, Observation};
 
 use super::BusError;
@@ -34,6 +48,12 @@ pub struct NatsBusConfig {
     /// Copies of each stream kept by a NATS cluster (1 on a single server; 3 survives the
     /// loss of one server of three).
     pub replicas: usize,
+    /// Namespace partitions of the events stream; every component of one deployment must
+    /// use the same number (a stream made with another is refused with an error).
+    pub partitions: u32,
+    /// How long a partition's active consumer may stop pulling before a standby replica
+    /// takes the partition over.
+    pub failover_after: Duration,
 }
 
 impl NatsBusConfig {
@@ -51,6 +71,8 @@ impl NatsBusConfig {
             max_bytes: 1024 * 1024 * 1024,
             file_storage: true,
             replicas: 1,
+            partitions: 1,
+            failover_after: Duration::from_secs(30),
         }
     }
 }
@@ -78,39 +100,36 @@ fn token(s: &str) -> String {
     }
 }
 
-/// Namespace, source and kind tokens of an observation's subject.
-fn subject_parts(o: &Observation) -> (String, String, String) {
+/// Namespace (none for cluster-scoped objects), source and kind of an observation's subject.
+fn subject_parts(o: &Observation) -> (Option<String>, String, String) {
     match o {
         Observation::Event(e) => (
-            e.entity.namespace.clone().unwrap_or_default(),
+            e.entity.namespace.clone(),
             e.source.as_str().to_owned(),
             e.kind.name().to_owned(),
         ),
         Observation::Entity(s) => (
-            s.entity.namespace.clone().unwrap_or_default(),
+            s.entity.namespace.clone(),
             "topology".to_owned(),
             s.entity.kind.as_str().to_owned(),
         ),
         Observation::EntityGone { entity, .. } => (
-            entity.namespace.clone().unwrap_or_default(),
+            entity.namespace.clone(),
             "topology".to_owned(),
             "gone".to_owned(),
         ),
         Observation::Metric(m) => (
-            m.entity.namespace.clone().unwrap_or_default(),
+            m.entity.namespace.clone(),
             "metric".to_owned(),
             token(&m.name),
         ),
         Observation::Span(s) => (
-            s.pod
-                .as_ref()
-                .and_then(|p| p.namespace.clone())
-                .unwrap_or_default(),
+            s.pod.as_ref().and_then(|p| p.namespace.clone()),
             "span".to_owned(),
             token(&s.service),
         ),
         Observation::Log(l) => (
-            l.entity.namespace.clone().unwrap_or_default(),
+            l.entity.namespace.clone(),
             "log".to_owned(),
             "record".to_owned(),
         ),
@@ -120,14 +139,47 @@ fn subject_parts(o: &Observation) -> (String, String, String) {
 /// The subject an observation is published on.
 pub fn subject_of(cluster: &str, o: &Observation) -> String {
     let (ns, source, kind) = subject_parts(o);
-    format!(
-        "tapio.events.{}.{}.{}.{}",
-        token(cluster),
-        token(&ns),
-        token(&source),
-        token(&kind)
-    )
+    match ns.filter(|ns| !ns.is_empty()) {
+        Some(ns) => format!(
+            "tapio.events.{}.{}.{}.{}",
+            token(cluster),
+            token(&ns),
+            token(&source),
+            token(&kind)
+        ),
+        None => format!(
+            "tapio.cluster.{}.{}.{}",
+            token(cluster),
+            token(&source),
+            token(&kind)
+        ),
+    }
 }
+
+/// The stream's subject transform that puts the namespace's partition in front of each
+/// namespaced subject: `tapio.events.<cluster>.<ns>.…` is stored as
+/// `tapio.events.<partition>.<cluster>.<ns>.…`.
+fn partition_transform(partitions: u32) -> stream::SubjectTransform {
+    stream::SubjectTransform {
+        source: "tapio.events.*.*.>".to_owned(),
+        destination: format!(
+            "tapio.events.{{{{partition({},2)}}}}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}.>",
+            partitions.max(1)
+        ),
+    }
+}
+
+/// The stored subjects partition `partition` consumes: its own namespaces and every
+/// cluster-scoped fact.
+pub fn partition_filters(partition: u32) -> Vec<String> {
+    vec![
+        format!("tapio.events.{partition}.>"),
+        "tapio.cluster.>".to_owned(),
+    ]
+}
+
+/// Name of the priority group the replicas of one partition pull in.
+const REPLICA_GROUP: &str = "replicas";
 
 /// The content-derived message id that lets JetStream drop a retried publish.
 pub fn message_id(payload: &[u8]) -> String {
@@ -169,7 +221,8 @@ async fn ensure_streams(
     };
     let events = stream::Config {
         name: cfg.events_stream.clone(),
-        subjects: vec!["tapio.events.>".to_owned()],
+        subjects: vec!["tapio.events.>".to_owned(), "tapio.cluster.>".to_owned()],
+        subject_transform: Some(partition_transform(cfg.partitions)),
         storage,
         max_age: cfg.max_age,
         max_bytes: cfg.max_bytes,
@@ -187,8 +240,27 @@ async fn ensure_streams(
         ..Default::default()
     };
     let deadline = tokio::time::Instant::now() + STREAMS_PATIENCE;
-    let events = make_stream(js, events, deadline).await?;
+    let expected = events.subject_transform.clone();
+    let mut events = make_stream(js, events, deadline).await?;
     make_stream(js, insights, deadline).await?;
+    let found = events
+        .info()
+        .await
+        .map_err(|e| nats_err("cannot read the events stream's configuration", e))?
+        .config
+        .subject_transform
+        .clone();
+    if found != expected {
+        return Err(BusError::Nats(format!(
+            "the stream {} stores subjects as {} but this component expects {} ({} partitions): \
+             start every component with the same number of partitions (pipeline.partitions), \
+             or delete the stream",
+            cfg.events_stream,
+            found.map_or("published".to_owned(), |t| t.destination),
+            expected.map_or("published".to_owned(), |t| t.destination),
+            cfg.partitions,
+        )));
+    }
     Ok(events)
 }
 
@@ -310,77 +382,173 @@ impl Acknowledgement {
     }
 }
 
-/// Consumes the events stream through a durable pull consumer with explicit acks.
+/// What one fetch took from a partition.
+#[derive(Default)]
+pub struct Fetched {
+    pub deliveries: Vec<Delivery>,
+    /// Deliveries were made before these that this subscriber never received (another
+    /// replica had the partition, or this one just started): the engine must be rebuilt
+    /// from the acknowledged history ([`NatsSubscriber::replay_acknowledged`]) before it
+    /// takes them.
+    pub history_missed: bool,
+}
+
+/// Consumes one partition of the events stream through its durable pull consumer (explicit
+/// acks, pinned-client priority group, so replicas of a partition stand by for each other).
 pub struct NatsSubscriber {
     js: jetstream::Context,
     cfg: NatsBusConfig,
-    filter: String,
+    filters: Vec<String>,
+    /// Name of the partition's durable consumer.
+    name: String,
     consumer: jetstream::consumer::Consumer<pull::Config>,
+    messages: pull::Stream,
+    /// Consumer sequence of the last delivery received (0: none yet).
+    last_delivery: u64,
     /// Messages that did not decode (counted, acknowledged, never retried forever).
     pub undecodable: u64,
+    /// Idle heartbeats the server missed (the pull is renewed; nothing is lost).
+    pub missed_heartbeats: u64,
 }
 
 impl NatsSubscriber {
-    /// Connects as the durable consumer `durable`, reading `filter` (e.g.
-    /// `tapio.events.>` or one partition's subjects).
+    /// Connects to partition `partition` (of [`NatsBusConfig::partitions`]) as the durable
+    /// consumer `<durable>-p<partition>`, shared with the partition's other replicas.
     pub async fn connect(
         cfg: &NatsBusConfig,
         durable: &str,
-        filter: &str,
+        partition: u32,
     ) -> Result<Self, BusError> {
+        if partition >= cfg.partitions.max(1) {
+            return Err(BusError::Nats(format!(
+                "partition {partition} does not exist: there are {} (0 to {})",
+                cfg.partitions,
+                cfg.partitions.max(1) - 1
+            )));
+        }
         let js = context(cfg).await?;
         let stream = ensure_streams(&js, cfg).await?;
+        let name = format!("{durable}-p{partition}");
+        let filters = partition_filters(partition);
         let consumer = stream
             .get_or_create_consumer(
-                durable,
+                &name,
                 pull::Config {
-                    durable_name: Some(durable.to_owned()),
-                    filter_subject: filter.to_owned(),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    durable_name: Some(name.clone()),
+                    filter_subjects: filters.clone(),
+                    ack_policy: AckPolicy::Explicit,
                     ack_wait: Duration::from_secs(30),
                     max_ack_pending: cfg.max_in_flight as i64,
+                    priority_policy: PriorityPolicy::PinnedClient,
+                    priority_groups: vec![REPLICA_GROUP.to_owned()],
+                    priority_timeout: cfg.failover_after,
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| nats_err("cannot create the consumer", e))?;
+        // Pulls are renewed well within the pin's lifetime, so an active replica keeps it.
+        let expires = (cfg.failover_after / 4).max(Duration::from_millis(500));
+        let messages = consumer
+            .stream()
+            .group(REPLICA_GROUP)
+            .max_messages_per_batch(cfg.max_in_flight.clamp(1, 1024))
+            .expires(expires)
+            .heartbeat(expires / 4)
+            .messages()
+            .await
+            .map_err(|e| nats_err("cannot pull from the consumer", e))?;
         Ok(Self {
             js,
             cfg: cfg.clone(),
-            filter: filter.to_owned(),
+            filters,
+            name,
             consumer,
+            messages,
+            last_delivery: 0,
             undecodable: 0,
+            missed_heartbeats: 0,
         })
     }
 
-    /// Up to `max` messages, waiting at most `wait` for them; empty when none arrived.
-    pub async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
-        let mut batch = self
-            .consumer
-            .fetch()
-            .max_messages(max)
-            .expires(wait)
-            .messages()
+    /// Stops pulling and, when this replica has been receiving the partition's messages,
+    /// hands the partition to a standby replica at once rather than after
+    /// [`NatsBusConfig::failover_after`] (a graceful shutdown). A replica that never
+    /// received anything was standing by and leaves the pin alone. Deliveries taken but not
+    /// acknowledged are redelivered to the next replica.
+    pub async fn release(self) -> Result<(), BusError> {
+        drop(self.messages);
+        if self.last_delivery == 0 {
+            return Ok(());
+        }
+        let stream = self
+            .js
+            .get_stream(&self.cfg.events_stream)
             .await
-            .map_err(|e| nats_err("cannot fetch", e))?;
-        let mut out = Vec::new();
-        while let Some(message) = batch.next().await {
-            let message = message.map_err(|e| nats_err("cannot receive", e))?;
-            match serde_json::from_slice::<Observation>(&message.payload) {
-                Ok(observation) => out.push(Delivery {
-                    observation,
-                    message,
-                }),
-                Err(_) => {
-                    self.undecodable += 1;
-                    message
-                        .ack()
-                        .await
-                        .map_err(|e| nats_err("cannot acknowledge", e))?;
+            .map_err(|e| nats_err("cannot open the events stream", e))?;
+        match stream.unpin_consumer(&self.name, REPLICA_GROUP).await {
+            Ok(()) => Ok(()),
+            // Nobody holds the pin (this replica was standing by): nothing to hand over.
+            Err(e) if e.to_string().contains("no pinned") => Ok(()),
+            Err(e) => Err(nats_err("cannot hand the partition over", e)),
+        }
+    }
+
+    /// Up to `max` messages, waiting at most `wait` for the first; empty when none arrived
+    /// (also while another replica holds the partition).
+    pub async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Fetched, BusError> {
+        let mut out = Fetched::default();
+        let mut next = match tokio::time::timeout(wait, self.messages.next()).await {
+            Err(_) => return Ok(out),
+            Ok(next) => next,
+        };
+        loop {
+            match next {
+                None => return Err(BusError::Nats("the consumer's pull stream ended".into())),
+                Some(Err(e)) if e.kind() == pull::MessagesErrorKind::MissingHeartbeat => {
+                    self.missed_heartbeats += 1;
                 }
+                Some(Err(e)) => return Err(nats_err("cannot receive", e)),
+                Some(Ok(message)) => self.take(message, &mut out).await?,
+            }
+            if out.deliveries.len() >= max {
+                return Ok(out);
+            }
+            // Whatever else has already arrived, without waiting.
+            match self.messages.next().now_or_never() {
+                Some(more) => next = more,
+                None => return Ok(out),
             }
         }
-        Ok(out)
+    }
+
+    async fn take(
+        &mut self,
+        message: jetstream::Message,
+        out: &mut Fetched,
+    ) -> Result<(), BusError> {
+        let sequence = message
+            .info()
+            .map_err(|e| nats_err("message without metadata", e))?
+            .consumer_sequence;
+        if sequence != self.last_delivery + 1 {
+            out.history_missed = true;
+        }
+        self.last_delivery = sequence;
+        match serde_json::from_slice::<Observation>(&message.payload) {
+            Ok(observation) => out.deliveries.push(Delivery {
+                observation,
+                message,
+            }),
+            Err(_) => {
+                self.undecodable += 1;
+                message
+                    .ack()
+                    .await
+                    .map_err(|e| nats_err("cannot acknowledge", e))?;
+            }
+        }
+        Ok(())
     }
 
     /// Replays, into `take`, every observation this durable consumer already acknowledged
@@ -407,9 +575,9 @@ impl NatsSubscriber {
             .map_err(|e| nats_err("cannot open the events stream", e))?;
         let replay = stream
             .create_consumer(pull::Config {
-                deliver_policy: jetstream::consumer::DeliverPolicy::All,
-                ack_policy: jetstream::consumer::AckPolicy::None,
-                filter_subject: self.filter.clone(),
+                deliver_policy: DeliverPolicy::All,
+                ack_policy: AckPolicy::None,
+                filter_subjects: self.filters.clone(),
                 inactive_threshold: Duration::from_secs(60),
                 ..Default::default()
             })
@@ -492,6 +660,29 @@ mod tests {
         );
         assert_eq!(token("a b*c>d"), "a_b_c_d");
         assert_eq!(token(""), "_");
+    }
+
+    #[test]
+    fn cluster_scoped_facts_have_their_own_prefix_that_every_partition_reads() {
+        let node = Observation::EntityGone {
+            at: Timestamp::from_second(1).unwrap(),
+            entity: EntityRef::new(EntityKind::Node, None, "ip-10-0-1-23"),
+        };
+        assert_eq!(
+            subject_of("prod", &node),
+            "tapio.cluster.prod.topology.gone"
+        );
+        for p in 0..3 {
+            assert!(partition_filters(p).contains(&"tapio.cluster.>".to_owned()));
+            assert!(partition_filters(p).contains(&format!("tapio.events.{p}.>")));
+        }
+        // The transform keeps every token after the namespace and fronts the partition.
+        let t = partition_transform(3);
+        assert_eq!(t.source, "tapio.events.*.*.>");
+        assert_eq!(
+            t.destination,
+            "tapio.events.{{partition(3,2)}}.{{wildcard(1)}}.{{wildcard(2)}}.>"
+        );
     }
 
     #[test]

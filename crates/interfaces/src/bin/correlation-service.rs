@@ -32,12 +32,21 @@ struct Cli {
     /// (3 on a 3-server cluster survives the loss of one server).
     #[arg(long, value_name = "N", default_value_t = 1)]
     stream_replicas: usize,
-    /// Durable consumer name; replicas that share it share the work.
+    /// Durable consumer name prefix; each partition's consumer is `<durable>-p<partition>`.
     #[arg(long, default_value = "correlation")]
     durable: String,
-    /// Subjects to consume (a partition, e.g. tapio.events.*.shop.>).
-    #[arg(long, default_value = "tapio.events.>")]
-    filter: String,
+    /// Namespace partitions of the events stream (default: `pipeline.partitions`); the same
+    /// for every component of a deployment.
+    #[arg(long, value_name = "N")]
+    partitions: Option<u32>,
+    /// The partition this replica consumes, 0 to N-1 (e.g. the StatefulSet ordinal modulo
+    /// N). Replicas given the same partition stand by for each other.
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    partition: u32,
+    /// Seconds the active replica of a partition may stop pulling before a standby takes
+    /// the partition over.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    failover_after: u64,
     /// HTTP address of the web UI, the insights API (/api/v1/insights, .../stream),
     /// /metrics and /healthz.
     #[arg(long, default_value = "127.0.0.1:9091")]
@@ -124,10 +133,12 @@ fn main() -> ExitCode {
     let mut bus = NatsBusConfig::new(&url);
     bus.max_in_flight = config.collectors.buffer_size;
     bus.replicas = cli.stream_replicas;
+    bus.partitions = cli.partitions.unwrap_or(config.pipeline.partitions);
+    bus.failover_after = Duration::from_secs(cli.failover_after.max(1));
     let options = service::ServiceOptions {
         bus,
         durable: cli.durable,
-        filter: cli.filter,
+        partition: cli.partition,
         listen: Some(cli.listen),
         token,
         grpc_listen,

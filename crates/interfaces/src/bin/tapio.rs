@@ -153,6 +153,9 @@ enum Command {
         /// Copies of each stream the NATS cluster keeps, when this creates them.
         #[arg(long, value_name = "N", default_value_t = 1)]
         stream_replicas: usize,
+        /// Namespace partitions of the events stream (default: `pipeline.partitions`).
+        #[arg(long, value_name = "N")]
+        partitions: Option<u32>,
     },
     /// Write a synthetic recording of a large cluster with hours of churn and a few incidents.
     ///
@@ -360,6 +363,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(url) => {
                     let mut bus = tapio_integrations::bus::nats::NatsBusConfig::new(&url);
                     bus.max_in_flight = config.collectors.buffer_size;
+                    bus.partitions = config.pipeline.partitions;
                     run::Destination::Publish(bus)
                 }
                 None => run::Destination::Analyse,
@@ -468,6 +472,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             nats,
             stream_replicas,
+            partitions,
         } => {
             let url = nats.unwrap_or_else(|| config.pipeline.endpoint.clone());
             anyhow::ensure!(
@@ -477,6 +482,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut bus = tapio_integrations::bus::nats::NatsBusConfig::new(&url);
             bus.max_in_flight = config.collectors.buffer_size;
             bus.replicas = stream_replicas;
+            bus.partitions = partitions.unwrap_or(config.pipeline.partitions);
             let input = open_input(&file)
                 .with_context(|| format!("cannot open recording {}", file.display()))?;
             let name = file.display().to_string();

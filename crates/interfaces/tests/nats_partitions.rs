@@ -1,0 +1,253 @@
+//! Scale-out over a real nats-server: correlation-service replicas that each own a namespace
+//! partition of the events stream give, together, the insights of one `tapio analyze`
+//! process; a standby replica of a partition takes over when the active one is killed.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::NatsServer;
+use tapio_domain::InsightReport;
+
+fn tapio(args: &[&str]) -> std::process::Output {
+    support::succeed(Command::new(env!("CARGO_BIN_EXE_tapio")).args(args))
+}
+
+/// Publishes the recording with `tapio publish`; returns how many observations were stored.
+fn publish(recording: &str, nats: &str, partitions: u32) -> u64 {
+    let out = tapio(&[
+        "publish",
+        recording,
+        "--nats",
+        nats,
+        "--partitions",
+        &partitions.to_string(),
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    let words: Vec<&str> = said.split_whitespace().collect();
+    words
+        .iter()
+        .position(|w| *w == "published")
+        .and_then(|i| words.get(i + 1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {said:?}"))
+}
+
+/// A generated cluster (30 nodes, 3,000 pods in 34 namespaces, one hour of churn) with its
+/// two injected incidents, in two different namespaces; removed on drop.
+struct Generated(PathBuf);
+
+impl Generated {
+    fn new(name: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("tapio-{name}-{}.jsonl.zst", std::process::id()));
+        tapio(&[
+            "generate",
+            "--nodes",
+            "30",
+            "--pods",
+            "3000",
+            "--hours",
+            "1",
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        Self(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Generated {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn analyse_locally(recording: &Path) -> InsightReport {
+    let out = tapio(&["analyze", "--format", "json", recording.to_str().unwrap()]);
+    serde_json::from_slice(&out.stdout).expect("insight JSON")
+}
+
+/// (id, root cause) of each insight, in a stable order.
+fn answers(insights: &[tapio_domain::Insight]) -> BTreeSet<(String, String)> {
+    insights
+        .iter()
+        .map(|i| {
+            (
+                i.id.clone(),
+                serde_json::to_string(&i.root_cause).expect("root cause JSON"),
+            )
+        })
+        .collect()
+}
+
+/// A correlation-service replica of `partition` (of `partitions`) that exits once the
+/// stream is drained and it has been idle for 3 s, printing its report; a standby takes
+/// over from it `failover_after` seconds after it stops pulling.
+fn replica(nats: &str, partitions: u32, partition: u32, port: u16, failover_after: u32) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_correlation-service"))
+        .args(["--nats", nats, "--durable", "scale", "--grpc-listen", "off"])
+        .args(["--partitions", &partitions.to_string()])
+        .args(["--partition", &partition.to_string()])
+        .args(["--failover-after", &failover_after.to_string()])
+        .args(["--exit-when-idle", "3"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("correlation-service runs")
+}
+
+fn report_of(child: Child) -> InsightReport {
+    report_within(child, Duration::from_secs(300))
+}
+
+/// The report of a replica that must exit within `limit` (killed and failed otherwise).
+fn report_within(child: Child, limit: Duration) -> InsightReport {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let Ok(out) = rx.recv_timeout(limit) else {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        panic!("the replica did not finish within {limit:?}");
+    };
+    let out = out.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("insight JSON")
+}
+
+/// The sum of a metric family's samples on a replica's /metrics (None while it is not up).
+fn counter(port: u16, name: &str) -> Option<u64> {
+    let (status, body) = support::http_get(port, "/metrics", None);
+    (status == 200).then(|| {
+        body.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    })
+}
+
+#[test]
+fn two_and_three_partitions_give_the_insights_of_one_process() {
+    let recording = Generated::new("partitions");
+    let local = analyse_locally(&recording.0);
+    assert_eq!(local.insights.len(), 2, "both injected incidents");
+    for partitions in [2u32, 3] {
+        let Some(nats) = NatsServer::start(&format!("partitions-{partitions}")) else {
+            return;
+        };
+        let published = publish(recording.path(), &nats.url(), partitions);
+        let replicas: Vec<Child> = (0..partitions)
+            .map(|p| replica(&nats.url(), partitions, p, support::free_port(), 2))
+            .collect();
+        let reports: Vec<InsightReport> = replicas.into_iter().map(report_of).collect();
+
+        let together: Vec<tapio_domain::Insight> = reports
+            .iter()
+            .flat_map(|r| r.insights.iter().cloned())
+            .collect();
+        assert_eq!(
+            answers(&together),
+            answers(&local.insights),
+            "{partitions} partitions"
+        );
+        // Each incident is reported by one partition only.
+        assert_eq!(
+            together.len(),
+            local.insights.len(),
+            "{partitions} partitions"
+        );
+        // The work is shared: every partition took a part of the observations, none all
+        // of them (cluster-scoped facts go to every partition, so the sum is larger).
+        let taken: Vec<u64> = reports.iter().map(|r| r.stats.lines).collect();
+        assert!(
+            taken.iter().all(|&t| t > 0 && t < published),
+            "{partitions} partitions took {taken:?} of {published} observations"
+        );
+        assert!(
+            taken.iter().sum::<u64>() > published,
+            "{partitions} partitions took {taken:?} of {published} observations"
+        );
+    }
+}
+
+/// Two replicas of one partition: the one the server pins is stopped with `signal` once it
+/// has consumed 1,000 observations; the standby must finish the stream with the insights
+/// of one process, every observation counted once.
+fn standby_takes_over(name: &str, signal: libc::c_int, failover_after: u32) {
+    let Some(nats) = NatsServer::start(name) else {
+        return;
+    };
+    let recording = Generated::new(name);
+    let published = publish(recording.path(), &nats.url(), 1);
+
+    let ports = [support::free_port(), support::free_port()];
+    let mut replicas: Vec<Option<Child>> = ports
+        .iter()
+        .map(|&port| Some(replica(&nats.url(), 1, 0, port, failover_after)))
+        .collect();
+    for port in ports {
+        assert!(support::wait_for_port(port, Duration::from_secs(20)));
+    }
+    // The server pins one of the two; find it by what it has consumed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (active, consumed_at_stop) = loop {
+        let consumed: Vec<u64> = ports
+            .iter()
+            .map(|&p| counter(p, "tapio_observations_consumed_total").unwrap_or(0))
+            .collect();
+        if let Some(i) = consumed.iter().position(|&c| c >= 1000) {
+            break (i, consumed);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no replica consumed 1,000 observations: {consumed:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let standby = 1 - active;
+    assert_eq!(
+        consumed_at_stop[standby], 0,
+        "the standby consumed nothing while the active replica held the partition"
+    );
+    let stopped = replicas[active].take().unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(stopped.id() as libc::pid_t, signal) },
+        0
+    );
+    stopped.wait_with_output().unwrap();
+
+    // Well before the failover timeout of the graceful case, well after the other's.
+    let report = report_within(replicas[standby].take().unwrap(), Duration::from_secs(120));
+    let local = analyse_locally(&recording.0);
+    assert_eq!(answers(&report.insights), answers(&local.insights));
+    assert_eq!(report.insights.len(), 2, "both injected incidents");
+    // It rebuilt the state from what the stopped replica had acknowledged, then went on:
+    // every observation counted once.
+    assert_eq!(report.stats.lines, published);
+    assert_eq!(report.stats.events, local.stats.events);
+}
+
+#[test]
+fn a_standby_replica_takes_over_when_the_active_one_is_killed() {
+    // SIGKILL: the pin moves once the dead replica has not pulled for 2 s.
+    standby_takes_over("standby-kill", libc::SIGKILL, 2);
+}
+
+#[test]
+fn a_replica_stopped_gracefully_hands_its_partition_over_at_once() {
+    // SIGTERM: the replica releases the pin as it stops, so the standby does not wait the
+    // ten minutes the pin would otherwise last (the test would time out long before).
+    standby_takes_over("standby-term", libc::SIGTERM, 600);
+}
