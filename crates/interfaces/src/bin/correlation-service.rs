@@ -39,10 +39,14 @@ struct Cli {
     /// for every component of a deployment.
     #[arg(long, value_name = "N")]
     partitions: Option<u32>,
-    /// The partition this replica consumes, 0 to N-1 (e.g. the StatefulSet ordinal modulo
-    /// N). Replicas given the same partition stand by for each other.
+    /// The partition this replica consumes, 0 to N-1. Replicas given the same partition
+    /// stand by for each other.
     #[arg(long, value_name = "P", default_value_t = 0)]
     partition: u32,
+    /// Take partition I modulo N instead of --partition: a StatefulSet passes its pod index
+    /// (label apps.kubernetes.io/pod-index), so 2×N replicas give each partition a standby.
+    #[arg(long, value_name = "I", conflicts_with = "partition")]
+    replica_index: Option<u32>,
     /// Seconds the active replica of a partition may stop pulling before a standby takes
     /// the partition over.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
@@ -133,12 +137,15 @@ fn main() -> ExitCode {
     let mut bus = NatsBusConfig::new(&url);
     bus.max_in_flight = config.collectors.buffer_size;
     bus.replicas = cli.stream_replicas;
-    bus.partitions = cli.partitions.unwrap_or(config.pipeline.partitions);
+    bus.partitions = cli.partitions.unwrap_or(config.pipeline.partitions).max(1);
     bus.failover_after = Duration::from_secs(cli.failover_after.max(1));
+    let partition = cli
+        .replica_index
+        .map_or(cli.partition, |i| i % bus.partitions);
     let options = service::ServiceOptions {
         bus,
         durable: cli.durable,
-        partition: cli.partition,
+        partition,
         listen: Some(cli.listen),
         token,
         grpc_listen,
