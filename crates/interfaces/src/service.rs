@@ -19,8 +19,6 @@ use crate::news::InsightNews;
 use crate::service_metrics::ServiceMetrics;
 use crate::tls::TlsFiles;
 
-/// Most messages taken per fetch.
-const FETCH: usize = 512;
 /// How long a fetch waits for messages.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
 
@@ -102,7 +100,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                 subscriber.release().await?;
                 return Ok(last);
             }
-            fetched = subscriber.fetch(FETCH, FETCH_WAIT) => fetched?,
+            fetched = subscriber.fetch(FETCH_WAIT) => fetched?,
         };
         if fetched.history_missed {
             // Taking the partition over (or restarting): the state is what the

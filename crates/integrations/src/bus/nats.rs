@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PriorityPolicy};
 use async_nats::jetstream::{self, context::PublishAckFuture, stream};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use tapio_domain::{Insight, Observation};
 
 use super::BusError;
@@ -169,9 +169,14 @@ fn partition_transform(partitions: u32) -> stream::SubjectTransform {
     }
 }
 
-/// The stored subjects partition `partition` consumes: its own namespaces and every
-/// cluster-scoped fact.
-pub fn partition_filters(partition: u32) -> Vec<String> {
+/// The stored subjects partition `partition` of `partitions` consumes: its own namespaces
+/// and every cluster-scoped fact. A single partition takes the whole stream unfiltered:
+/// JetStream serves a consumer with several filters at less than half the rate of an
+/// unfiltered one (`cargo bench -p tapio-interfaces --bench pipeline`, docs/performance.md).
+pub fn partition_filters(partitions: u32, partition: u32) -> Vec<String> {
+    if partitions <= 1 {
+        return Vec::new();
+    }
     vec![
         format!("tapio.events.{partition}.>"),
         "tapio.cluster.>".to_owned(),
@@ -402,7 +407,8 @@ pub struct NatsSubscriber {
     /// Name of the partition's durable consumer.
     name: String,
     consumer: jetstream::consumer::Consumer<pull::Config>,
-    messages: pull::Stream,
+    /// The continuous pull, in chunks of what has already arrived.
+    messages: futures_util::stream::ReadyChunks<pull::Stream>,
     /// Consumer sequence of the last delivery received (0: none yet).
     last_delivery: u64,
     /// Messages that did not decode (counted, acknowledged, never retried forever).
@@ -429,7 +435,7 @@ impl NatsSubscriber {
         let js = context(cfg).await?;
         let stream = ensure_streams(&js, cfg).await?;
         let name = format!("{durable}-p{partition}");
-        let filters = partition_filters(partition);
+        let filters = partition_filters(cfg.partitions, partition);
         let consumer = stream
             .get_or_create_consumer(
                 &name,
@@ -449,15 +455,17 @@ impl NatsSubscriber {
             .map_err(|e| nats_err("cannot create the consumer", e))?;
         // Pulls are renewed well within the pin's lifetime, so an active replica keeps it.
         let expires = (cfg.failover_after / 4).max(Duration::from_millis(500));
+        let batch = cfg.max_in_flight.clamp(1, 1024);
         let messages = consumer
             .stream()
             .group(REPLICA_GROUP)
-            .max_messages_per_batch(cfg.max_in_flight.clamp(1, 1024))
+            .max_messages_per_batch(batch)
             .expires(expires)
             .heartbeat(expires / 4)
             .messages()
             .await
-            .map_err(|e| nats_err("cannot pull from the consumer", e))?;
+            .map_err(|e| nats_err("cannot pull from the consumer", e))?
+            .ready_chunks(batch);
         Ok(Self {
             js,
             cfg: cfg.clone(),
@@ -494,32 +502,25 @@ impl NatsSubscriber {
         }
     }
 
-    /// Up to `max` messages, waiting at most `wait` for the first; empty when none arrived
-    /// (also while another replica holds the partition).
-    pub async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Fetched, BusError> {
+    /// The messages that have arrived, waiting at most `wait` for the first; empty when
+    /// none arrived (also while another replica holds the partition).
+    pub async fn fetch(&mut self, wait: Duration) -> Result<Fetched, BusError> {
         let mut out = Fetched::default();
-        let mut next = match tokio::time::timeout(wait, self.messages.next()).await {
+        let chunk = match tokio::time::timeout(wait, self.messages.next()).await {
             Err(_) => return Ok(out),
-            Ok(next) => next,
+            Ok(None) => return Err(BusError::Nats("the consumer's pull stream ended".into())),
+            Ok(Some(chunk)) => chunk,
         };
-        loop {
+        for next in chunk {
             match next {
-                None => return Err(BusError::Nats("the consumer's pull stream ended".into())),
-                Some(Err(e)) if e.kind() == pull::MessagesErrorKind::MissingHeartbeat => {
+                Err(e) if e.kind() == pull::MessagesErrorKind::MissingHeartbeat => {
                     self.missed_heartbeats += 1;
                 }
-                Some(Err(e)) => return Err(nats_err("cannot receive", e)),
-                Some(Ok(message)) => self.take(message, &mut out).await?,
-            }
-            if out.deliveries.len() >= max {
-                return Ok(out);
-            }
-            // Whatever else has already arrived, without waiting.
-            match self.messages.next().now_or_never() {
-                Some(more) => next = more,
-                None => return Ok(out),
+                Err(e) => return Err(nats_err("cannot receive", e)),
+                Ok(message) => self.take(message, &mut out).await?,
             }
         }
+        Ok(out)
     }
 
     async fn take(
@@ -673,9 +674,13 @@ mod tests {
             "tapio.cluster.prod.topology.gone"
         );
         for p in 0..3 {
-            assert!(partition_filters(p).contains(&"tapio.cluster.>".to_owned()));
-            assert!(partition_filters(p).contains(&format!("tapio.events.{p}.>")));
+            assert!(partition_filters(3, p).contains(&"tapio.cluster.>".to_owned()));
+            assert!(partition_filters(3, p).contains(&format!("tapio.events.{p}.>")));
         }
+        assert!(
+            partition_filters(1, 0).is_empty(),
+            "one partition reads everything"
+        );
         // The transform keeps every token after the namespace and fronts the partition.
         let t = partition_transform(3);
         assert_eq!(t.source, "tapio.events.*.*.>");
