@@ -151,12 +151,152 @@ struct Span {
     #[serde(deserialize_with = "opt_u64_lenient")]
     end_time_unix_nano: Option<u64>,
     status: Option<Status>,
+    /// `SPAN_KIND_CLIENT` = 3, `SPAN_KIND_PRODUCER` = 4 (number or enum name).
+    kind: Option<serde_json::Value>,
+    /// Only the peer's address is kept from the attributes.
+    #[serde(rename = "attributes", deserialize_with = "peer_attribute")]
+    peer: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Status {
     code: Option<serde_json::Value>,
+    message: Option<String>,
+}
+
+/// Span attributes that name the peer of an outgoing call, most specific first.
+const PEER_KEYS: [&str; 4] = [
+    "server.address",
+    "net.peer.name",
+    "peer.service",
+    "net.sock.peer.addr",
+];
+
+/// Reads a span's attribute list keeping only the best peer address, without allocating
+/// for the other attributes. Anything malformed in it (not a list, entries that are not
+/// `{key, value}`, null values) is skipped, as the other attributes are: it never fails
+/// the span.
+fn peer_attribute<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::borrow::Cow;
+
+    /// Accepts any JSON value, keeping what `Keep` makes of maps (and lists, for the
+    /// outer level) and nothing of the rest.
+    macro_rules! ignore_scalars {
+        ($out:ty) => {
+            fn visit_bool<E>(self, _: bool) -> Result<$out, E> {
+                Ok(Default::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<$out, E> {
+                Ok(Default::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<$out, E> {
+                Ok(Default::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<$out, E> {
+                Ok(Default::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<$out, E> {
+                Ok(Default::default())
+            }
+            fn visit_unit<E>(self) -> Result<$out, E> {
+                Ok(Default::default())
+            }
+            fn visit_none<E>(self) -> Result<$out, E> {
+                Ok(Default::default())
+            }
+        };
+    }
+
+    /// One `{"key": …, "value": …}`: the peer key's rank and value, if it is one.
+    #[derive(Default)]
+    struct Entry(Option<(usize, String)>);
+
+    impl<'de> Deserialize<'de> for Entry {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Entry;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an attribute {key, value}")
+                }
+                ignore_scalars!(Entry);
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entry, A::Error> {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(Entry(None))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+                    let mut rank = None;
+                    let mut value: Option<AnyValue> = None;
+                    while let Some(field) = map.next_key::<Cow<'de, str>>()? {
+                        match field.as_ref() {
+                            "key" => {
+                                let key = map.next_value::<Option<Cow<'de, str>>>()?;
+                                rank = key.and_then(|key| PEER_KEYS.iter().position(|k| *k == key));
+                            }
+                            // The key comes first in every exporter's output; a value seen
+                            // before it is kept in case the key turns out to be a peer key.
+                            "value" if rank.is_some() || value.is_none() => {
+                                value = map.next_value::<Option<AnyValue>>()?;
+                            }
+                            _ => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        }
+                    }
+                    Ok(Entry(rank.zip(value.and_then(|v| v.as_text()))))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    struct Seq;
+    impl<'de> Visitor<'de> for Seq {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of attributes")
+        }
+        ignore_scalars!(Option<String>);
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<String>, A::Error> {
+            let mut best: Option<(usize, String)> = None;
+            while let Some(Entry(found)) = seq.next_element()? {
+                if let Some((rank, v)) = found {
+                    if best.as_ref().is_none_or(|(b, _)| rank < *b) && !v.is_empty() {
+                        best = Some((rank, v));
+                    }
+                }
+            }
+            Ok(best.map(|(_, v)| v))
+        }
+    }
+    d.deserialize_any(Seq)
+}
+
+/// Whether a span is a call out of its service (CLIENT or PRODUCER).
+fn is_outgoing(kind: &Option<serde_json::Value>) -> bool {
+    match kind {
+        Some(serde_json::Value::Number(n)) => matches!(n.as_i64(), Some(3 | 4)),
+        Some(serde_json::Value::String(s)) => s == "SPAN_KIND_CLIENT" || s == "SPAN_KIND_PRODUCER",
+        _ => false,
+    }
+}
+
+/// The longest status message kept, in characters (client libraries can put whole
+/// queries in it).
+const MAX_STATUS_MESSAGE: usize = 512;
+
+fn truncate_chars(mut s: String, max: usize) -> String {
+    if let Some((cut, _)) = s.char_indices().nth(max) {
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
 }
 
 #[derive(Deserialize, Default)]
@@ -331,8 +471,20 @@ pub fn parse(record: &Record, out: &mut Vec<Observation>) -> Result<(), ParseErr
         for s in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
             let start = nanos(s.start_time_unix_nano, record.ts);
             let end = nanos(s.end_time_unix_nano, start);
+            let error = status_is_error(&s.status);
+            let status_message = match (error, s.status) {
+                (
+                    Some(true),
+                    Some(Status {
+                        message: Some(m), ..
+                    }),
+                ) if !m.is_empty() => Some(truncate_chars(m, MAX_STATUS_MESSAGE)),
+                _ => None,
+            };
             out.push(Observation::Span(SpanRecord {
-                error: status_is_error(&s.status),
+                error,
+                peer: s.peer.filter(|_| is_outgoing(&s.kind)),
+                status_message,
                 trace_id: s.trace_id,
                 span_id: s.span_id,
                 parent_span_id: s.parent_span_id.filter(|p| !p.is_empty()),

@@ -147,6 +147,93 @@ proptest! {
             if matches!(&e.kind, tapio_domain::EventKind::SecretChanged { keys } if keys.contains(&key) && keys.contains(&"plain".to_owned()))));
         prop_assert!(changed);
     }
+
+    #[test]
+    fn a_client_span_keeps_the_most_specific_peer_of_any_attribute_list(
+        attrs in proptest::collection::vec(
+            (
+                prop_oneof![
+                    Just("server.address"), Just("net.peer.name"), Just("peer.service"),
+                    Just("db.system"), Just("http.url"), Just("")
+                ],
+                prop_oneof![
+                    "[a-z0-9.-]{0,30}".prop_map(|s| json!({"stringValue": s})),
+                    any::<i32>().prop_map(|i| json!({"intValue": i})),
+                    Just(json!({})),
+                    Just(json!(null)),
+                ],
+            ),
+            0..8,
+        ),
+        kind in prop_oneof![Just(json!(3)), Just(json!(2)), Just(json!("SPAN_KIND_PRODUCER")), Just(json!(null))],
+        junk in prop_oneof![Just(json!(null)), Just(json!("x")), Just(json!([1, [2]])), Just(json!({"key": null}))],
+    ) {
+        let mut attributes: Vec<Value> = attrs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+        // Malformed entries are skipped, not fatal.
+        attributes.insert(attributes.len() / 2, junk);
+        let data = json!({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [{
+            "traceId": "01", "spanId": "02", "name": "q", "kind": kind,
+            "startTimeUnixNano": "1", "endTimeUnixNano": "2", "attributes": attributes,
+        }]}]}]});
+        let mut out = Vec::new();
+        SourceParsers::default().parse(&record(Source::Otlp, &data), &mut out).unwrap();
+        let Some(Observation::Span(span)) = out.first() else {
+            return Err(TestCaseError::fail("no span"));
+        };
+        let outgoing = kind == json!(3) || kind == json!("SPAN_KIND_PRODUCER");
+        let expected = ["server.address", "net.peer.name", "peer.service"].iter().find_map(|key| {
+            attrs.iter().filter(|(k, _)| k == key).find_map(|(_, v)| {
+                v.get("stringValue").and_then(Value::as_str).map(str::to_owned)
+                    .or_else(|| v.get("intValue").map(|i| i.to_string()))
+                    .filter(|s| !s.is_empty())
+            })
+        });
+        prop_assert_eq!(span.peer.clone(), expected.filter(|_| outgoing));
+    }
+}
+
+#[test]
+fn a_failed_client_span_carries_its_peer_and_a_bounded_status_message() {
+    let message = format!(
+        "FATAL: sorry, too many clients already {}",
+        "x".repeat(2000)
+    );
+    let data = json!({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "orders-api"}}
+    ]}, "scopeSpans": [{"spans": [
+        {"traceId": "01", "spanId": "02", "name": "INSERT", "kind": 3,
+         "startTimeUnixNano": "1", "endTimeUnixNano": "2",
+         "attributes": [
+            {"key": "db.system", "value": {"stringValue": "postgresql"}},
+            {"key": "net.peer.name", "value": {"stringValue": "old-name"}},
+            {"key": "server.address", "value": {"stringValue": "orders-db-0.orders-db.orders.svc.cluster.local"}}
+         ],
+         "status": {"code": 2, "message": message}},
+        {"traceId": "01", "spanId": "03", "name": "POST /orders", "kind": 2,
+         "startTimeUnixNano": "1", "endTimeUnixNano": "2",
+         "attributes": [{"key": "server.address", "value": {"stringValue": "orders-api"}}]}
+    ]}]}]});
+    let mut out = Vec::new();
+    SourceParsers::default()
+        .parse(&record(Source::Otlp, &data), &mut out)
+        .unwrap();
+    let spans: Vec<&tapio_domain::SpanRecord> = out
+        .iter()
+        .filter_map(|o| match o {
+            Observation::Span(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        spans[0].peer.as_deref(),
+        Some("orders-db-0.orders-db.orders.svc.cluster.local")
+    );
+    let kept = spans[0].status_message.as_deref().unwrap();
+    assert!(kept.starts_with("FATAL: sorry, too many clients already"));
+    assert_eq!(kept.chars().count(), 513, "512 characters and an ellipsis");
+    // A server span's own address is not a peer it called.
+    assert_eq!(spans[1].peer, None);
+    assert_eq!(spans[1].status_message, None);
 }
 
 #[test]

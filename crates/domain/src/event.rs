@@ -270,6 +270,16 @@ pub enum EventKind {
         observed: f64,
     },
 
+    /// Calls from other services into this entity started failing (from their client
+    /// spans): `callers` are the services whose calls failed, `message` the most common
+    /// error they reported.
+    CallsFailing {
+        callers: Vec<String>,
+        failed: u64,
+        total: u64,
+        message: String,
+    },
+
     /// A reason or kind no rule knows yet, kept as-is.
     Other { reason: String, message: String },
 }
@@ -313,6 +323,7 @@ impl EventKind {
             Self::UnitTrouble { .. } => "unit_trouble",
             Self::EtcdTrouble { .. } => "etcd_trouble",
             Self::MetricAnomaly { .. } => "metric_anomaly",
+            Self::CallsFailing { .. } => "calls_failing",
             Self::Other { .. } => "other",
         }
     }

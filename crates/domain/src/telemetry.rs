@@ -61,6 +61,14 @@ pub struct SpanRecord {
     /// `Some(true)` when the span status is ERROR; `None` when the span has no status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<bool>,
+    /// For a call out of the service (span kind CLIENT or PRODUCER): the host it went to
+    /// (`server.address`, `net.peer.name` or `peer.service`), which may be a database or
+    /// another service that emits no spans of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// The status message of a failed span (what the client library said went wrong).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
 }
 
 impl SpanRecord {

@@ -12,7 +12,7 @@ use crate::analysis::{
 use crate::anomaly::{detect_growth_runs, detect_onset, GrowthParams, Onset, OnsetParams};
 use crate::correlation::Timeline;
 use crate::service_rca::rank_services;
-use crate::telemetry::{ErrorLogs, SeriesStore, SpanStore};
+use crate::telemetry::{CallStore, ErrorLogs, SeriesStore, SpanStore};
 use crate::topology::Topology;
 
 /// Metrics that describe configuration, not behaviour: never anomalies.
@@ -56,6 +56,7 @@ pub struct Engine {
     timeline: Timeline,
     series: SeriesStore,
     spans: SpanStore,
+    calls: CallStore,
     error_logs: ErrorLogs,
     events_in: u64,
     spans_in: u64,
@@ -95,6 +96,7 @@ impl Engine {
             Observation::Span(s) => {
                 self.spans_in += 1;
                 self.spans.push(&s);
+                self.calls.push(&s);
             }
             Observation::Log(l) => {
                 self.logs_in += 1;
@@ -204,9 +206,62 @@ impl Engine {
         }
     }
 
+    /// Turns calls into a peer that started failing (seen in the callers' client spans)
+    /// into events on the peer's pods, and records who calls whom.
+    fn derive_failing_calls(&mut self) {
+        let edges: Vec<(String, String)> = self
+            .calls
+            .edges()
+            .into_iter()
+            .filter_map(|(caller, ns, peer, at)| {
+                let at = jiff::Timestamp::from_nanosecond((at * 1e9) as i128).ok()?;
+                let (callee, _) = self.topology.resolve_peer(peer, ns, at)?;
+                Some((caller.to_owned(), callee))
+            })
+            .collect();
+        for (caller, callee) in edges {
+            if caller != callee {
+                self.topology.observe_call(&caller, &callee);
+            }
+        }
+        for f in self.calls.failing() {
+            let Ok(at) = jiff::Timestamp::from_nanosecond((f.at * 1e9) as i128) else {
+                continue;
+            };
+            let Some((_, pods)) = self
+                .topology
+                .resolve_peer(&f.peer, f.namespace.as_deref(), at)
+            else {
+                continue;
+            };
+            for pod in pods {
+                self.timeline.push(Event {
+                    id: EventId::derive(
+                        Source::Engine,
+                        pod.to_string().as_bytes(),
+                        &format!("calls from {} failing since {at}", f.peer),
+                    ),
+                    at,
+                    source: Source::Engine,
+                    kind: EventKind::CallsFailing {
+                        callers: f.callers.clone(),
+                        failed: f.failed,
+                        total: f.total,
+                        message: f.message.clone(),
+                    },
+                    severity: Severity::Warning,
+                    entity: pod.to_ref(),
+                    node: None,
+                    raw: RawRef::default(),
+                });
+            }
+        }
+    }
+
     /// Correlates and explains everything ingested so far, best insight first.
     pub fn analyze(&mut self) -> Vec<Insight> {
         self.derive_metric_anomalies();
+        self.derive_failing_calls();
         for (caller, callee) in self.spans.service_calls() {
             self.topology.observe_call(&caller, &callee);
         }

@@ -37,6 +37,8 @@ struct Scored {
     root: RootClass,
     score: f64,
     confidence: f64,
+    /// Why other evidence speaks against this chain, when it does.
+    contradicted: Option<String>,
 }
 
 fn score_chain(timeline: &Timeline, chain: &[CausalStep]) -> Option<Scored> {
@@ -77,7 +79,46 @@ fn score_chain(timeline: &Timeline, chain: &[CausalStep]) -> Option<Scored> {
         root,
         score,
         confidence,
+        contradicted: None,
     })
+}
+
+/// A change someone made to one workload cannot explain the same failures in services it
+/// did not touch. When another chain shows calls into a dependency failing for several
+/// services at once, chains that blame a change for those failures keep a fraction of
+/// their score and confidence.
+fn demote_changes_with_shared_failures(timeline: &Timeline, scored: &mut [Scored]) {
+    const CONTRADICTED: f64 = 0.6;
+    let shared: Option<(String, Vec<String>)> =
+        scored.iter().flat_map(|s| s.steps.iter()).find_map(|step| {
+            let e = timeline.get(step.event);
+            match &e.kind {
+                EventKind::CallsFailing { callers, .. } if callers.len() > 1 => {
+                    Some((e.entity.name.clone(), callers.clone()))
+                }
+                _ => None,
+            }
+        });
+    let Some((dependency, callers)) = shared else {
+        return;
+    };
+    for s in scored.iter_mut().filter(|s| {
+        matches!(
+            s.root.kind,
+            RootCauseKind::ConfigChange
+                | RootCauseKind::SecretChange
+                | RootCauseKind::ImageChange
+                | RootCauseKind::SpecChange
+                | RootCauseKind::ProbeMisconfig
+        )
+    }) {
+        s.score *= CONTRADICTED;
+        s.confidence *= CONTRADICTED;
+        s.contradicted = Some(format!(
+            "calls into {dependency} failed for several services at once ({}): a change to one workload does not explain that",
+            callers.join(", ")
+        ));
+    }
 }
 
 /// A root that another chain explains further back (its steps are that chain's tail, and
@@ -348,6 +389,7 @@ impl Analysis<'_> {
             .filter_map(|c| score_chain(self.timeline, &c))
             .collect();
         demote_explained_roots(self.timeline, &mut scored);
+        demote_changes_with_shared_failures(self.timeline, &mut scored);
         scored.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
@@ -430,7 +472,9 @@ impl Analysis<'_> {
             if alt.root.kind == best.root.kind && (e.entity == root_event.entity || same_workload) {
                 continue;
             }
-            let why_not = if alt.steps.len() < best.steps.len() {
+            let why_not = if let Some(why) = &alt.contradicted {
+                why.clone()
+            } else if alt.steps.len() < best.steps.len() {
                 format!(
                     "explains less: {} of {} steps of the chosen chain, with weaker links",
                     alt.steps.len(),

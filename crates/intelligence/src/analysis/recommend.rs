@@ -161,6 +161,35 @@ pub fn recommend(
                     .to_owned(),
             );
         }
+        // A dependency that is up but refuses or fails calls (saturated, out of
+        // connections): its own logs and what fills it, not a crash.
+        RootCauseKind::DependencyFailure
+            if rk.kind == EntityKind::Pod
+                && matches!(
+                    root.kind,
+                    EventKind::MetricAnomaly { .. } | EventKind::CallsFailing { .. }
+                ) =>
+        {
+            out.push(format!(
+                "Read what the dependency says: kubectl {ns}logs {} --since=30m",
+                rk.name
+            ));
+            if let EventKind::MetricAnomaly {
+                metric,
+                baseline,
+                observed,
+                ..
+            } = &root.kind
+            {
+                out.push(format!(
+                    "{metric} went from about {baseline:.0} to {observed:.0}: find the clients that hold it (connections, sessions) or raise its limit"
+                ));
+            }
+            out.push(format!(
+                "See recent events: kubectl {ns}describe pod {}",
+                rk.name
+            ));
+        }
         RootCauseKind::VolumeProvisioning => {
             out.push(format!("See the claim's events: kubectl {ns}describe pvc"));
         }

@@ -40,11 +40,19 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
                 class(K::MemoryLeak, 0.75)
             } else if m.starts_with("error_logs") {
                 class(K::ApplicationError, 0.6)
-            } else if ["connection", "pool", "pending"]
-                .iter()
-                .any(|k| m.contains(k))
+            } else if [
+                "connection",
+                "pool",
+                "pending",
+                "backends",
+                "clients",
+                "sessions",
+            ]
+            .iter()
+            .any(|k| m.contains(k))
             {
-                // A pool that fills up waits on what it connects to.
+                // A pool that fills up waits on what it connects to; a server that runs
+                // out of connections (backends, clients, sessions) fails its callers.
                 class(K::DependencyFailure, 0.7)
             } else if m.contains("throttl") {
                 class(K::CpuThrottling, 0.75)
@@ -70,6 +78,11 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
         EventKind::CniFailure { .. } => class(K::CniFailure, 0.85),
         EventKind::DnsFailure { .. } => class(K::DnsFailure, 0.75),
         EventKind::TcpConnectFailed { .. } => class(K::ConnectivityLoss, 0.5),
+        // Several services failing their calls into it at once: strong evidence.
+        EventKind::CallsFailing { callers, .. } if callers.len() > 1 => {
+            class(K::DependencyFailure, 0.85)
+        }
+        EventKind::CallsFailing { .. } => class(K::DependencyFailure, 0.7),
         EventKind::OomKill { .. } => class(K::MemoryLimit, 0.6),
         EventKind::ContainerTerminated { reason, .. } if reason == "OOMKilled" => {
             class(K::MemoryLimit, 0.6)

@@ -522,6 +522,51 @@ impl Topology {
         out
     }
 
+    /// What a peer of an outgoing call names (an IP address, `<svc>`, `<svc>.<ns>`,
+    /// `<svc>.<ns>.svc.<domain>`, or a StatefulSet pod's `<pod>.<svc>.<ns>.svc.<domain>`),
+    /// short names being relative to the caller's `namespace`: the service name and the
+    /// pods behind it (just the one pod when the address names a pod).
+    pub fn resolve_peer(
+        &self,
+        peer: &str,
+        namespace: Option<&str>,
+        at: Timestamp,
+    ) -> Option<(String, Vec<EntityKey>)> {
+        let host = peer.trim_end_matches('.');
+        if host.parse::<std::net::IpAddr>().is_ok() {
+            let key = self.by_address(host)?.clone();
+            let service = self.service_name(&key, at)?;
+            return match key.kind {
+                EntityKind::Pod => Some((service, vec![key])),
+                EntityKind::Service => {
+                    let pods = self.pods_of_service(key.namespace.as_deref(), &key.name, at);
+                    Some((service, pods))
+                }
+                _ => None,
+            };
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        let (pod, service, ns) = match labels.iter().position(|l| *l == "svc") {
+            Some(3) => (Some(labels[0]), labels[1], labels[2]),
+            Some(2) => (None, labels[0], labels[1]),
+            None if labels.len() == 1 => (None, labels[0], namespace?),
+            None if labels.len() == 2 => (None, labels[0], labels[1]),
+            _ => return None,
+        };
+        let pods = self.pods_of_service(Some(ns), service, at);
+        let named = pod.map(|p| EntityKey {
+            cluster: None,
+            kind: EntityKind::Pod,
+            namespace: Some(ns.to_owned()),
+            name: p.to_owned(),
+        });
+        match named {
+            Some(p) if self.contains(&p) => Some((service.to_owned(), vec![p])),
+            _ if !pods.is_empty() => Some((service.to_owned(), pods)),
+            _ => None,
+        }
+    }
+
     /// Whether the service of `caller` was observed calling the service of `callee`.
     pub fn calls(&self, caller: &EntityKey, callee: &EntityKey, at: Timestamp) -> bool {
         match (self.service_name(caller, at), self.service_name(callee, at)) {
