@@ -2540,6 +2540,90 @@ def v2_dependency_postgres_sts():
     return write2(rec, name)
 
 
+@scenario
+def v3_dependency_caller_bad_release():
+    name = "dependency-caller-bad-release-db-errors"
+    rec, c = new(name, 32501, "2026-05-09T09:10:00+00:00", 14, tzone=kit.tz(-4))
+    N = c.nodes
+    c.namespace("orders", T("2026-02-26T11:00:00+00:00"), {"team": "orders"})
+    pg = g.App("orders-db", "docker.io/library/postgres:16.8-bookworm", 5432, lang="c",
+               requests={"cpu": "1", "memory": "2Gi"}, limits={"memory": "4Gi"}, probe_path=None, mem_mb=1480,
+               cpu_m=420, image_size=153_482_911, sa="orders-db", cache_mb=300,
+               env=[{"name": "POSTGRES_DB", "value": "orders"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}])
+    sts, (db0,), _ = sts_running(c, "orders", "orders-db", pg, T("2026-02-26T11:05:00+00:00"), [N[2]],
+                                 claim=("gp3", "100Gi", "/var/lib/postgresql/data"))
+    env = [{"name": "DATABASE_URL", "value": "postgres://orders@orders-db-0.orders-db.orders.svc.cluster.local:5432/orders"},
+           {"name": "DB_MAX_OPEN_CONNS", "value": "20"}, g.kube_env("K8S_POD_NAME")]
+    api = kit.app_deploy(c, "orders", "orders-api", "ghcr.io/acme-shop/orders-api:1.31.1", replicas=3, nodes=N,
+                         env=env, probe_path="/readyz", revision=53, hist_image="ghcr.io/acme-shop/orders-api:1.31.0",
+                         mem_mb=58, cpu_m=90, part_of="orders")
+    ful = kit.app_deploy(c, "orders", "fulfillment", "ghcr.io/acme-shop/fulfillment:0.18.2", replicas=2,
+                         nodes=[N[0], N[1]], env=env[:1], probe_path="/healthz", revision=14, mem_mb=44, part_of="orders")
+    monitoring(c, N[1])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    old_api = kit.live_pods(api)
+    ful_pods = kit.live_pods(ful)
+    # T0: orders-api 1.32.0 ships code that writes a column its migration never added. The new pods start
+    # and pass /readyz (it only pings the database), then every INSERT fails with SQLSTATE 42703.
+    t0 = add(c.start, 190.4)
+    healthy_image_bump(c, api, t0, "ghcr.io/acme-shop/orders-api:1.32.0", [N[1], N[2], N[0]],
+                       manager="argocd-controller")
+    c.run_deferred()
+    new_api = [p for p in kit.live_pods(api) if p not in old_api]
+    missing = 'ERROR: column "coupon_code" of relation "orders" does not exist (SQLSTATE 42703)'
+    db_host = "orders-db-0.orders-db.orders.svc.cluster.local"
+    t = add(c.start, 12)
+    while t < end:
+        for p in old_api + new_api + ful_pods:
+            st = add(t, c.rng.uniform(0, 4))
+            if not p.alive(st):
+                continue
+            tid, s1, s2 = c.hexs(32), c.hexs(16), c.hexs(16)
+            is_api = p in old_api or p in new_api
+            bad = p in new_api
+            route = "/v1/orders" if is_api else "/v1/shipments"
+            stmt = "INSERT INTO orders" if is_api else "UPDATE shipments"
+            d = c.rng.uniform(0.003, 0.02)
+            spans = [kit.span(c, tid, s1, None, "POST " + route, 2, st, add(st, d + 0.006),
+                              [("http.request.method", "POST"), ("http.route", route),
+                               ("http.response.status_code", 500 if bad else 201)], "internal error" if bad else None),
+                     kit.span(c, tid, s2, s1, stmt, 3, add(st, 0.002), add(st, 0.002 + d),
+                              [("db.system", "postgresql"), ("db.namespace", "orders"), ("server.address", db_host),
+                               ("server.port", 5432), ("db.query.text", stmt + " ...")] +
+                              ([("error.type", "42703"), ("db.response.status_code", "42703")] if bad else []),
+                              missing if bad else None)]
+            kit.export_spans(c, add(st, 5), p, spans,
+                             scope="github.com/exaring/otelpgx", version="0.9.1")
+        t = add(t, 40)
+    # the postgresql receiver: the database is fine, backends stay where they were
+    t = add(c.start, 30)
+    while t < end:
+        backends = 61 + (g.shash(str(int((t - c.start).total_seconds()) // 30)) % 7)
+        pts = [kit.point([kv("postgresql.database.name", "orders")], c.start, t, backends)]
+        mets = [kit.sum_metric("postgresql.backends", "1", "The number of backends.", pts),
+                kit.sum_metric("postgresql.connection.max", "{connections}",
+                               "Configured maximum number of client connections allowed", [kit.point([], c.start, t, 200)])]
+        kit.export_metrics(c, t, db0, mets, scope="github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver",
+                           version="0.121.0", res=sts_resource(db0, "k8s.statefulset.name",
+                                                                [kv("postgresql.instance.name", "orders-db-0")]))
+        t = add(t, 60)
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 360.0)
+    expect(name, "dependency", "ImageChange", ("Deployment", "orders", "orders-api"), ["ImageChange"],
+           "StatefulSet/orders-db",
+           "orders-api 1.31.1 -> 1.32.0 (argocd) ships code that INSERTs a column the schema does not have: the new "
+           "pods start and stay Ready (/readyz only pings the database), but every INSERT from them fails with "
+           "'column \"coupon_code\" of relation \"orders\" does not exist (SQLSTATE 42703)' (client spans, HTTP "
+           "500). fulfillment's calls into the same database keep working; postgresql.backends stays at 61-67 of "
+           "200. The database is the callee of the failing calls but not the cause: DependencyFailure on orders-db "
+           "is wrong.")
+    return write2(rec, name)
+
+
 # --------------------------------------------------------------------------- v2: NetworkPolicy (ingress)
 
 @scenario
@@ -3313,14 +3397,7 @@ def v2_connpool_go_liveness():
 
 # Cases the engine does not answer correctly yet. The suite test requires them to still
 # fail (so that a fix is noticed and the case promoted) and reports why they are open.
-OPEN = {
-    "dependency-postgres-statefulset-too-many-clients.jsonl":
-        "the clean image rollout 6 minutes before the failures is blamed: nothing yet tells a rollout whose "
-        "pods ran healthy from the later database saturation",
-    "networkpolicy-ingress-default-deny-catalog.jsonl":
-        "the only symptoms are the callers' TCP timeouts and failing spans in another namespace; connect failures "
-        "are not symptoms yet and no rule links a policy to failures of pods connecting INTO the pods it selects",
-}
+OPEN: dict = {}
 
 
 def main():

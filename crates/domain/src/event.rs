@@ -271,8 +271,8 @@ pub enum EventKind {
     },
 
     /// Calls from other services into this entity started failing (from their client
-    /// spans): `callers` are the services whose calls failed, `message` the most common
-    /// error they reported.
+    /// spans): `callers` are the services whose calls failed (`<namespace>/<service>`
+    /// when the namespace is known), `message` the most common error they reported.
     CallsFailing {
         callers: Vec<String>,
         failed: u64,

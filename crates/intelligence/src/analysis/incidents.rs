@@ -57,7 +57,9 @@ fn is_symptom(e: &Event) -> bool {
         | EventKind::SandboxFailed { .. }
         | EventKind::VolumeFailed { .. }
         | EventKind::JobFailed { .. }
-        | EventKind::ProbeFailed { .. } => true,
+        | EventKind::ProbeFailed { .. }
+        // Calls into it failing for its callers, although it may look healthy itself.
+        | EventKind::CallsFailing { .. } => true,
         _ => false,
     }
 }

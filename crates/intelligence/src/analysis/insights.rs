@@ -228,6 +228,9 @@ fn symptom_label(e: &Event) -> String {
             condition, status, ..
         } => format!("{condition}={status}"),
         EventKind::ProbeFailed { probe, .. } => format!("{probe:?} probe failures"),
+        EventKind::CallsFailing { callers, .. } => {
+            format!("calls from {} failing", callers.join(", "))
+        }
         EventKind::EtcdTrouble { what, message } if message.is_empty() => format!("etcd {what}"),
         EventKind::EtcdTrouble { message, .. } => format!("etcd {message}"),
         other => other.name().to_owned(),
@@ -549,9 +552,9 @@ impl Analysis<'_> {
         let symptom_kind = match &symptom_event.kind {
             _ if oom_step.is_some() => "oom".to_owned(),
             // Free-text labels (alarms, messages) would make unstable pattern names.
-            EventKind::EtcdTrouble { .. } | EventKind::Other { .. } => {
-                symptom_event.kind.name().replace('_', "-")
-            }
+            EventKind::EtcdTrouble { .. }
+            | EventKind::Other { .. }
+            | EventKind::CallsFailing { .. } => symptom_event.kind.name().replace('_', "-"),
             _ => slug_label(&symptom_label(symptom_event)),
         };
         let periodic = recurrence(incident.symptoms.iter().map(|&i| {

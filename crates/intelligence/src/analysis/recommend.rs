@@ -27,11 +27,12 @@ pub fn recommend(
     let rk = root.entity.key();
     let ns = ns_flag(&rk);
     let mut out = Vec::new();
-    let rollback = workload.filter(|w| {
+    let rolls_out = |w: &&EntityKey| {
         w.kind == EntityKind::Deployment
             || w.kind == EntityKind::StatefulSet
             || w.kind == EntityKind::DaemonSet
-    });
+    };
+    let rollback = workload.filter(rolls_out);
     let raise_limit = |out: &mut Vec<String>| {
         if let Some(w) = workload {
             let c = container.map(|c| format!("-c {c} ")).unwrap_or_default();
@@ -74,7 +75,10 @@ pub fn recommend(
             }
         }
         RootCauseKind::ImageChange | RootCauseKind::SpecChange | RootCauseKind::ProbeMisconfig => {
-            if let Some(w) = rollback {
+            // What to roll back is the workload that changed, which is not always the one
+            // whose symptoms were seen (a caller whose new release breaks its calls).
+            let changed = Some(&rk).filter(rolls_out).or(rollback);
+            if let Some(w) = changed {
                 out.push(format!(
                     "Roll back the rollout: kubectl {}rollout undo {}",
                     ns_flag(w),

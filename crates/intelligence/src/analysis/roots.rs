@@ -82,7 +82,8 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
         EventKind::CallsFailing { callers, .. } if callers.len() > 1 => {
             class(K::DependencyFailure, 0.85)
         }
-        EventKind::CallsFailing { .. } => class(K::DependencyFailure, 0.7),
+        // One caller failing into it may as well be the caller's own fault.
+        EventKind::CallsFailing { .. } => class(K::DependencyFailure, 0.5),
         EventKind::OomKill { .. } => class(K::MemoryLimit, 0.6),
         EventKind::ContainerTerminated { reason, .. } if reason == "OOMKilled" => {
             class(K::MemoryLimit, 0.6)

@@ -2,7 +2,7 @@
 //! to look for candidate causes of an effect.
 
 use jiff::Timestamp;
-use tapio_domain::{EntityKey, EntityKind, Event, RelationKind};
+use tapio_domain::{EntityKey, EntityKind, Event, EventKind, RelationKind};
 
 use crate::topology::{short_host, Topology};
 
@@ -34,6 +34,25 @@ pub enum Link {
     CalleeOfPod,
     /// The cause is about any node (cluster-wide node changes such as taints).
     AnyNode,
+    /// The cause's workload serves one of the services whose calls the effect
+    /// (`CallsFailing`) says failed.
+    CallerWorkload,
+}
+
+/// The workloads serving the callers named by a `CallsFailing` event.
+fn caller_workloads(effect: &Event, topo: &Topology) -> Vec<EntityKey> {
+    let EventKind::CallsFailing { callers, .. } = &effect.kind else {
+        return Vec::new();
+    };
+    let mut out: Vec<EntityKey> = callers
+        .iter()
+        .filter_map(|c| c.split_once('/'))
+        .flat_map(|(ns, service)| topo.pods_of_service(Some(ns), service, effect.at))
+        .filter_map(|pod| topo.workload_of(&pod, effect.at))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl Link {
@@ -82,6 +101,7 @@ impl Link {
             }
             Self::CalleeOfPod => topo.callee_pods(&key, at),
             Self::AnyNode => topo.selecting(None, EntityKind::Node),
+            Self::CallerWorkload => caller_workloads(effect, topo),
         }
     }
 
@@ -117,6 +137,7 @@ impl Link {
             },
             Self::CalleeOfPod => topo.calls(&ek, &ck, at),
             Self::AnyNode => ck.kind == EntityKind::Node,
+            Self::CallerWorkload => caller_workloads(effect, topo).contains(&ck),
             Self::PolicySelectsPod => {
                 ck.kind == EntityKind::NetworkPolicy
                     && ck.namespace == ek.namespace

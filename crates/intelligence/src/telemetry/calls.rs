@@ -40,7 +40,8 @@ pub struct FailingPeer {
     pub namespace: Option<String>,
     /// The first failed call of the failing period, epoch seconds.
     pub at: f64,
-    /// Services whose calls failed, sorted.
+    /// Services whose calls failed (`<namespace>/<service>` when the namespace is known),
+    /// sorted.
     pub callers: Vec<String>,
     /// Failed and all calls in the window after `at`.
     pub failed: u64,
@@ -185,7 +186,13 @@ impl CallStore {
         let mut callers: Vec<String> = window
             .iter()
             .filter(|c| c.error)
-            .filter_map(|c| self.name(c.caller).map(str::to_owned))
+            .filter_map(|c| {
+                let service = self.name(c.caller)?;
+                Some(match self.name(c.namespace) {
+                    Some(ns) => format!("{ns}/{service}"),
+                    None => service.to_owned(),
+                })
+            })
             .collect();
         callers.sort();
         callers.dedup();
@@ -245,7 +252,7 @@ mod tests {
         assert_eq!(failing.len(), 1);
         let f = &failing[0];
         assert_eq!(f.at, 801.0);
-        assert_eq!(f.callers, ["fulfillment", "orders-api"]);
+        assert_eq!(f.callers, ["orders/fulfillment", "orders/orders-api"]);
         assert_eq!(f.message, "too many clients");
         assert_eq!(f.namespace.as_deref(), Some("orders"));
         assert!(f.failed >= 100 && f.total > f.failed, "{f:?}");

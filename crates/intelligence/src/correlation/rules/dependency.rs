@@ -4,7 +4,10 @@
 
 use tapio_domain::{Event, EventKind};
 
-use super::{is_failed_termination, is_metric_anomaly, minutes, waiting_reason, CausalRule};
+use super::{
+    is_failed_termination, is_metric_anomaly, is_template_change, minutes, waiting_reason,
+    CausalRule,
+};
 use crate::correlation::link::Link;
 
 /// The name of the cross-service rule: a chain that uses it is a cascade.
@@ -73,6 +76,22 @@ pub(super) const RULES: &[CausalRule] = &[
                 "{}, and {} depends on it",
                 calls_failing_text(c),
                 e.entity.name
+            )
+        },
+    },
+    CausalRule {
+        // A caller rolled out with a change starts failing its own calls (bad queries,
+        // wrong address or credentials): the dependency is fine.
+        name: "caller-change-fails-its-calls",
+        cause: is_template_change,
+        effect: is_calls_failing,
+        link: Link::CallerWorkload,
+        max_delay: minutes(30),
+        prior: 0.75,
+        why: |c, e| {
+            format!(
+                "{} {} changed and its calls into {} began to fail",
+                c.entity.kind, c.entity.name, e.entity.name
             )
         },
     },

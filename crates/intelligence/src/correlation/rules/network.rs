@@ -10,10 +10,15 @@ fn is_policy_change(e: &Event) -> bool {
     matches!(e.kind, EventKind::PolicyChanged { .. })
 }
 
+/// Failures a policy that cuts traffic causes: probes and connects of the pods it
+/// selects (egress), and calls into them failing for their callers (ingress; whether the
+/// policy has an Ingress part is not known here, only that it selects the pod).
 fn is_connectivity_failure(e: &Event) -> bool {
     matches!(
         e.kind,
-        EventKind::ProbeFailed { .. } | EventKind::TcpConnectFailed { .. }
+        EventKind::ProbeFailed { .. }
+            | EventKind::TcpConnectFailed { .. }
+            | EventKind::CallsFailing { .. }
     )
 }
 
