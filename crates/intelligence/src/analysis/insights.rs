@@ -14,7 +14,7 @@ use super::incidents::Incident;
 use super::recommend::recommend;
 use super::roots::{root_of, RootClass};
 use super::{insight_id, round2};
-use crate::correlation::rules::CASCADE_RULE;
+use crate::correlation::rules::CROSS_SERVICE_RULES;
 use crate::correlation::{CausalStep, ChainSearch, Timeline};
 use crate::telemetry::SeriesStore;
 use crate::topology::Topology;
@@ -48,9 +48,10 @@ fn score_chain(timeline: &Timeline, chain: &[CausalStep]) -> Option<Scored> {
     let steps = chain[start..].to_vec();
     let mut root = root_of(timeline.get(steps[0].event))?;
     // A failure that spread to the services calling it is a dependency failure for them.
-    let cascades = steps
-        .iter()
-        .any(|s| s.rule.is_some_and(|r| r.name == CASCADE_RULE));
+    let cascades = steps.iter().any(|s| {
+        s.rule
+            .is_some_and(|r| CROSS_SERVICE_RULES.contains(&r.name))
+    });
     if cascades
         && matches!(
             root.kind,

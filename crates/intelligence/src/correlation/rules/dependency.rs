@@ -10,8 +10,16 @@ use super::{
 };
 use crate::correlation::link::Link;
 
-/// The name of the cross-service rule: a chain that uses it is a cascade.
+/// The name of the rule by which a failing service breaks the pods of its callers.
 pub const CASCADE_RULE: &str = "callee-failure-breaks-callers";
+
+/// Rules that carry a failure from one service to the services calling it: a chain that
+/// uses one is a cascade, and its root a dependency failure for the callers.
+pub const CROSS_SERVICE_RULES: [&str; 3] = [
+    CASCADE_RULE,
+    "failing-calls-break-callers",
+    "failing-calls-cascade",
+];
 
 fn is_pod_failure(e: &Event) -> bool {
     is_failed_termination(e)
@@ -74,6 +82,37 @@ pub(super) const RULES: &[CausalRule] = &[
         why: |c, e| {
             format!(
                 "{}, and {} depends on it",
+                calls_failing_text(c),
+                e.entity.name
+            )
+        },
+    },
+    CausalRule {
+        // A service whose own pods fail (unready, crashing) fails the calls made into it.
+        name: "failing-pods-fail-calls-into-them",
+        cause: is_pod_failure,
+        effect: is_calls_failing,
+        link: Link::SameEntity,
+        max_delay: minutes(15),
+        prior: 0.85,
+        why: |c, _| {
+            format!(
+                "{} was failing itself, so calls into it failed",
+                c.entity.name
+            )
+        },
+    },
+    CausalRule {
+        // Calls failing into a dependency make the caller fail the calls made into it.
+        name: "failing-calls-cascade",
+        cause: is_calls_failing,
+        effect: is_calls_failing,
+        link: Link::CalleeOfPod,
+        max_delay: minutes(15),
+        prior: 0.85,
+        why: |c, e| {
+            format!(
+                "{}, so {} failed the calls made into it in turn",
                 calls_failing_text(c),
                 e.entity.name
             )

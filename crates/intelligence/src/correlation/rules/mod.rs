@@ -19,7 +19,7 @@ use tapio_domain::{Event, EventKind};
 
 use super::link::Link;
 
-pub use dependency::CASCADE_RULE;
+pub use dependency::{CASCADE_RULE, CROSS_SERVICE_RULES};
 
 /// One cause -> effect edge.
 #[derive(Debug)]
