@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use jiff::Timestamp;
 use tapio_domain::{Insight, InsightReport, Stats};
 use tapio_integrations::alerts::{Notifier, NotifyPolicy, Sink};
-use tapio_integrations::bus::nats::{NatsBusConfig, NatsSubscriber};
+use tapio_integrations::bus::nats::{message_id, InsightFollower, NatsBusConfig, NatsSubscriber};
 use tapio_intelligence::Engine;
 
 use crate::grpc_api::{self, TopologyQuery};
@@ -45,8 +45,64 @@ pub struct ServiceOptions {
     pub exit_when_idle: Option<Duration>,
 }
 
+/// Insights the replicas of every partition published, by id (followed from the
+/// insights stream), and how often that set changed.
+#[derive(Default)]
+struct ClusterInsights {
+    by_id: std::collections::HashMap<String, Insight>,
+    version: u64,
+}
+
+/// Follows the insights stream into `into` for as long as the service runs, reconnecting
+/// after errors.
+async fn follow_insights(bus: NatsBusConfig, into: Arc<std::sync::Mutex<ClusterInsights>>) {
+    loop {
+        match InsightFollower::connect(&bus).await {
+            Ok(mut follower) => {
+                while let Some(next) = follower.next().await {
+                    match next {
+                        Ok(insight) => {
+                            let mut all = into.lock().unwrap_or_else(|e| e.into_inner());
+                            all.by_id.insert(insight.id.clone(), insight);
+                            all.version += 1;
+                        }
+                        Err(e) => {
+                            eprintln!("correlation-service: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => eprintln!("correlation-service: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// This replica's insights, then those only other partitions hold, best first.
+fn with_other_partitions(own: &[Insight], all: &ClusterInsights) -> Vec<Insight> {
+    let mut others: Vec<Insight> = all
+        .by_id
+        .values()
+        .filter(|i| own.iter().all(|o| o.id != i.id))
+        .cloned()
+        .collect();
+    if others.is_empty() {
+        return own.to_vec();
+    }
+    others.extend(own.iter().cloned());
+    others.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    others
+}
+
 /// Runs the service until `exit_when_idle` ends it or Ctrl-C / SIGTERM stops it (handing
-/// its partition to a standby replica at once); returns the last report.
+/// its partition to a standby replica at once); returns the last report of this replica's
+/// own analysis. Its APIs serve the whole cluster's insights: its own, and those the other
+/// partitions published to the insights stream.
 pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let stop = crate::live::stop_after(None);
     tokio::pin!(stop);
@@ -88,7 +144,12 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut engine = Engine::new();
     let mut dirty = false;
     let mut idle_since = Instant::now();
-    let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Insights published to the stream, with a hash of what was published.
+    let mut published: std::collections::HashMap<String, String> = Default::default();
+    // The API serves the whole cluster: other partitions' insights come from the stream.
+    let cluster = Arc::new(std::sync::Mutex::new(ClusterInsights::default()));
+    tokio::spawn(follow_insights(options.bus.clone(), Arc::clone(&cluster)));
+    let mut cluster_seen = 0;
     let mut news = InsightNews::default();
     let mut notifier = Notifier::new(options.alerts.clone(), options.alert_policy.clone());
     let mut last = InsightReport::default();
@@ -137,7 +198,11 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             let insights = engine.analyze();
             metrics.analysed(started.elapsed().as_secs_f64(), &insights);
             for insight in &insights {
-                if published.insert(insight.id.clone()) {
+                let hash = serde_json::to_vec(insight)
+                    .map(|j| message_id(&j))
+                    .unwrap_or_default();
+                if published.get(&insight.id) != Some(&hash) {
+                    published.insert(insight.id.clone(), hash);
                     subscriber.publish_insight(insight).await?;
                     metrics.published();
                 }
@@ -155,12 +220,6 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                 },
             };
-            let changed: Vec<Insight> = news
-                .changed(&report.insights)
-                .into_iter()
-                .cloned()
-                .collect();
-            api.publish(report.clone(), &changed);
             if !notifier.is_empty() {
                 for e in notifier.offer(&report.insights).await {
                     eprintln!("correlation-service: alert not delivered: {e}");
@@ -169,6 +228,22 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             }
             last = report;
             dirty = false;
+            cluster_seen = u64::MAX;
+        }
+        // The API's view: this partition's insights and the other partitions'.
+        let version = cluster.lock().unwrap_or_else(|e| e.into_inner()).version;
+        if version != cluster_seen {
+            cluster_seen = version;
+            let insights = {
+                let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
+                with_other_partitions(&last.insights, &all)
+            };
+            let view = InsightReport {
+                insights,
+                stats: last.stats.clone(),
+            };
+            let changed: Vec<Insight> = news.changed(&view.insights).into_iter().cloned().collect();
+            api.publish(view, &changed);
         }
         if let Some(idle) = options.exit_when_idle {
             if idle_since.elapsed() >= idle && subscriber.pending().await? == 0 {

@@ -90,12 +90,31 @@ fn answers(insights: &[tapio_domain::Insight]) -> BTreeSet<(String, String)> {
 /// stream is drained and it has been idle for 3 s, printing its report; a standby takes
 /// over from it `failover_after` seconds after it stops pulling.
 fn replica(nats: &str, partitions: u32, partition: u32, port: u16, failover_after: u32) -> Child {
+    serving(
+        nats,
+        partitions,
+        partition,
+        port,
+        failover_after,
+        &["--exit-when-idle", "3"],
+    )
+}
+
+/// A replica that runs until killed, with more arguments.
+fn serving(
+    nats: &str,
+    partitions: u32,
+    partition: u32,
+    port: u16,
+    failover_after: u32,
+    more: &[&str],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_correlation-service"))
         .args(["--nats", nats, "--durable", "scale", "--grpc-listen", "off"])
         .args(["--partitions", &partitions.to_string()])
         .args(["--partition", &partition.to_string()])
         .args(["--failover-after", &failover_after.to_string()])
-        .args(["--exit-when-idle", "3"])
+        .args(more)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -178,6 +197,56 @@ fn two_and_three_partitions_give_the_insights_of_one_process() {
             taken.iter().sum::<u64>() > published,
             "{partitions} partitions took {taken:?} of {published} observations"
         );
+    }
+}
+
+#[test]
+fn every_replica_serves_the_insights_of_every_partition() {
+    let Some(nats) = NatsServer::start("merged-view") else {
+        return;
+    };
+    let recording = Generated::new("merged-view");
+    let local = analyse_locally(&recording.0);
+    publish(recording.path(), &nats.url(), 2);
+    // Partitions 0 and 1, and a standby of partition 0 that analyses nothing itself.
+    let ports = [
+        support::free_port(),
+        support::free_port(),
+        support::free_port(),
+    ];
+    let children: Vec<Child> = [(0, ports[0]), (1, ports[1]), (0, ports[2])]
+        .into_iter()
+        .map(|(p, port)| serving(&nats.url(), 2, p, port, 600, &[]))
+        .collect();
+    struct Killed(Vec<Child>);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let _children = Killed(children);
+    let expected = answers(&local.insights);
+    for port in ports {
+        assert!(support::wait_for_port(port, Duration::from_secs(20)));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = support::http_get(port, "/api/v1/insights", None);
+            let seen = (status == 200)
+                .then(|| serde_json::from_str::<InsightReport>(&body).ok())
+                .flatten()
+                .map(|r| answers(&r.insights));
+            if seen.as_ref() == Some(&expected) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica on {port} shows {seen:?}, not {expected:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 

@@ -644,6 +644,55 @@ impl NatsSubscriber {
     }
 }
 
+/// Follows the insights stream from its start: what every replica of every partition has
+/// published, in order, so that each replica can serve the whole cluster's insights.
+pub struct InsightFollower {
+    messages: pull::Ordered,
+    /// Messages that were not insights (skipped).
+    pub undecodable: u64,
+}
+
+impl InsightFollower {
+    /// Connects and starts from the first insight kept for `cfg.cluster`.
+    pub async fn connect(cfg: &NatsBusConfig) -> Result<Self, BusError> {
+        let js = context(cfg).await?;
+        ensure_streams(&js, cfg).await?;
+        let stream = js
+            .get_stream(&cfg.insights_stream)
+            .await
+            .map_err(|e| nats_err("cannot open the insights stream", e))?;
+        let messages = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: format!("tapio.insights.{}", token(&cfg.cluster)),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| nats_err("cannot follow the insights stream", e))?
+            .messages()
+            .await
+            .map_err(|e| nats_err("cannot follow the insights stream", e))?;
+        Ok(Self {
+            messages,
+            undecodable: 0,
+        })
+    }
+
+    /// The next insight published; `None` when the stream ends (the connection is gone).
+    pub async fn next(&mut self) -> Option<Result<Insight, BusError>> {
+        loop {
+            let message = match self.messages.next().await? {
+                Ok(m) => m,
+                Err(e) => return Some(Err(nats_err("cannot follow the insights stream", e))),
+            };
+            match serde_json::from_slice::<Insight>(&message.payload) {
+                Ok(insight) => return Some(Ok(insight)),
+                Err(_) => self.undecodable += 1,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
