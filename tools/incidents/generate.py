@@ -2447,10 +2447,12 @@ def v2_dns_upstream_timeout():
 
 # --------------------------------------------------------------------------- v2: dependency
 
-@scenario
-def v2_dependency_postgres_sts():
-    name = "dependency-postgres-statefulset-too-many-clients"
-    rec, c = new(name, 32001, "2026-05-06T13:20:00+00:00", 15, tzone=kit.tz(-4))
+ORDERS_DB_HOST = "orders-db-0.orders-db.orders.svc.cluster.local"
+
+
+def orders_with_postgres(c, api_image, api_revision, api_history):
+    """Namespace orders: Postgres StatefulSet orders-db (one pod), orders-api (3 replicas) and fulfillment
+    (2) calling it, monitoring; the initial list flushed. Returns (db0, api, ful)."""
     N = c.nodes
     c.namespace("orders", T("2026-02-26T11:00:00+00:00"), {"team": "orders"})
     pg = g.App("orders-db", "docker.io/library/postgres:16.8-bookworm", 5432, lang="c",
@@ -2461,14 +2463,50 @@ def v2_dependency_postgres_sts():
                                  claim=("gp3", "100Gi", "/var/lib/postgresql/data"))
     env = [{"name": "DATABASE_URL", "value": "postgres://orders@orders-db-0.orders-db.orders.svc.cluster.local:5432/orders"},
            {"name": "DB_MAX_OPEN_CONNS", "value": "20"}, g.kube_env("K8S_POD_NAME")]
-    api = kit.app_deploy(c, "orders", "orders-api", "ghcr.io/acme-shop/orders-api:1.31.0", replicas=3, nodes=N,
-                         env=env, probe_path="/readyz", revision=52, hist_image="ghcr.io/acme-shop/orders-api:1.30.4",
+    api = kit.app_deploy(c, "orders", "orders-api", api_image, replicas=3, nodes=N,
+                         env=env, probe_path="/readyz", revision=api_revision, hist_image=api_history,
                          mem_mb=58, cpu_m=90, part_of="orders")
     ful = kit.app_deploy(c, "orders", "fulfillment", "ghcr.io/acme-shop/fulfillment:0.18.2", replicas=2,
                          nodes=[N[0], N[1]], env=env[:1], probe_path="/healthz", revision=14, mem_mb=44, part_of="orders")
     monitoring(c, N[1])
     c.finalize_nodes()
     c.flush_initial()
+    return db0, api, ful
+
+
+def orders_db_call(c, p, tid, s1, s2, st, d, is_api, bad, error_attrs, message):
+    """Exports one request of orders-api (POST /v1/orders, INSERT) or fulfillment (POST /v1/shipments,
+    UPDATE) with its client span into orders-db; `bad` ones fail with `message`."""
+    route = "/v1/orders" if is_api else "/v1/shipments"
+    stmt = "INSERT INTO orders" if is_api else "UPDATE shipments"
+    spans = [kit.span(c, tid, s1, None, "POST " + route, 2, st, add(st, d + 0.006),
+                      [("http.request.method", "POST"), ("http.route", route),
+                       ("http.response.status_code", 500 if bad else 201)], "internal error" if bad else None),
+             kit.span(c, tid, s2, s1, stmt, 3, add(st, 0.002), add(st, 0.002 + d),
+                      [("db.system", "postgresql"), ("db.namespace", "orders"), ("server.address", ORDERS_DB_HOST),
+                       ("server.port", 5432), ("db.query.text", stmt + " ...")] + (error_attrs if bad else []),
+                      message if bad else None)]
+    kit.export_spans(c, add(st, 5), p, spans, scope="github.com/exaring/otelpgx", version="0.9.1")
+
+
+def orders_db_metrics(c, db0, t, backends):
+    """The postgresql receiver's scrape of orders-db-0 at `t`."""
+    pts = [kit.point([kv("postgresql.database.name", "orders")], c.start, t, backends)]
+    mets = [kit.sum_metric("postgresql.backends", "1", "The number of backends.", pts),
+            kit.sum_metric("postgresql.connection.max", "{connections}",
+                           "Configured maximum number of client connections allowed", [kit.point([], c.start, t, 200)])]
+    kit.export_metrics(c, t, db0, mets, scope="github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver",
+                       version="0.121.0", res=sts_resource(db0, "k8s.statefulset.name",
+                                                            [kv("postgresql.instance.name", "orders-db-0")]))
+
+
+@scenario
+def v2_dependency_postgres_sts():
+    name = "dependency-postgres-statefulset-too-many-clients"
+    rec, c = new(name, 32001, "2026-05-06T13:20:00+00:00", 15, tzone=kit.tz(-4))
+    N = c.nodes
+    db0, api, ful = orders_with_postgres(c, "ghcr.io/acme-shop/orders-api:1.31.0", 52,
+                                         "ghcr.io/acme-shop/orders-api:1.30.4")
     end = c.end
     # decoy: orders-api image bump 1.31.0 -> 1.31.1 six minutes before (healthy, completes)
     healthy_image_bump(c, api, add(c.start, 45.2), "ghcr.io/acme-shop/orders-api:1.31.1", [N[1], N[2], N[0]],
@@ -2483,7 +2521,6 @@ def v2_dependency_postgres_sts():
     for i, p in enumerate(api_pods):
         # /readyz pings the DB on a fresh connection (pool idle conns expire after 30 s)
         kit.probe_failures(p, add(t0, 31 + i * 3.7), end, "HTTP probe failed with statuscode: 500")
-    db_host = "orders-db-0.orders-db.orders.svc.cluster.local"
     t = add(c.start, 12)
     while t < end:
         for p in api_pods + ful_pods:
@@ -2492,21 +2529,11 @@ def v2_dependency_postgres_sts():
             tid, s1, s2 = c.hexs(32), c.hexs(16), c.hexs(16)
             st = add(t, c.rng.uniform(0, 4))
             bad = st >= add(t0, 25)
-            is_api = p in api_pods
-            route = "/v1/orders" if is_api else "/v1/shipments"
-            stmt = "INSERT INTO orders" if is_api else "UPDATE shipments"
             d = 0.004 if bad else c.rng.uniform(0.003, 0.02)
-            spans = [kit.span(c, tid, s1, None, "POST " + route, 2, st, add(st, d + 0.006),
-                              [("http.request.method", "POST"), ("http.route", route),
-                               ("http.response.status_code", 500 if bad else 201)], "internal error" if bad else None),
-                     kit.span(c, tid, s2, s1, stmt, 3, add(st, 0.002), add(st, 0.002 + d),
-                              [("db.system", "postgresql"), ("db.namespace", "orders"), ("server.address", db_host),
-                               ("server.port", 5432), ("db.query.text", stmt + " ...")] +
-                              ([("error.type", "53300"), ("db.response.status_code", "53300")] if bad else []),
-                              ("failed to connect to `user=orders database=orders`: %s:5432 (%s): server error: %s"
-                               % (db0.ip, db_host, too_many)) if bad else None)]
-            kit.export_spans(c, add(st, 5), p, spans,
-                             scope="github.com/exaring/otelpgx", version="0.9.1")
+            orders_db_call(c, p, tid, s1, s2, st, d, p in api_pods, bad,
+                           [("error.type", "53300"), ("db.response.status_code", "53300")],
+                           "failed to connect to `user=orders database=orders`: %s:5432 (%s): server error: %s"
+                           % (db0.ip, ORDERS_DB_HOST, too_many))
         t = add(t, 40)
     # postgresql receiver of the otel collector, scraping orders-db-0
     t = add(c.start, 30)
@@ -2514,13 +2541,7 @@ def v2_dependency_postgres_sts():
         el = (t - t0).total_seconds()
         backends = 61 + (g.shash(str(int(el) // 30)) % 7) if el < -60 else (
             200 if el >= 0 else int(61 + (el + 60) * 2.3))
-        pts = [kit.point([kv("postgresql.database.name", "orders")], c.start, t, min(backends, 197))]
-        mets = [kit.sum_metric("postgresql.backends", "1", "The number of backends.", pts),
-                kit.sum_metric("postgresql.connection.max", "{connections}",
-                               "Configured maximum number of client connections allowed", [kit.point([], c.start, t, 200)])]
-        kit.export_metrics(c, t, db0, mets, scope="github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver",
-                           version="0.121.0", res=sts_resource(db0, "k8s.statefulset.name",
-                                                                [kv("postgresql.instance.name", "orders-db-0")]))
+        orders_db_metrics(c, db0, t, min(backends, 197))
         t = add(t, 60)
     c.run_deferred()
     kit.node_heartbeats(c)
@@ -2545,23 +2566,8 @@ def v3_dependency_caller_bad_release():
     name = "dependency-caller-bad-release-db-errors"
     rec, c = new(name, 32501, "2026-05-09T09:10:00+00:00", 14, tzone=kit.tz(-4))
     N = c.nodes
-    c.namespace("orders", T("2026-02-26T11:00:00+00:00"), {"team": "orders"})
-    pg = g.App("orders-db", "docker.io/library/postgres:16.8-bookworm", 5432, lang="c",
-               requests={"cpu": "1", "memory": "2Gi"}, limits={"memory": "4Gi"}, probe_path=None, mem_mb=1480,
-               cpu_m=420, image_size=153_482_911, sa="orders-db", cache_mb=300,
-               env=[{"name": "POSTGRES_DB", "value": "orders"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}])
-    sts, (db0,), _ = sts_running(c, "orders", "orders-db", pg, T("2026-02-26T11:05:00+00:00"), [N[2]],
-                                 claim=("gp3", "100Gi", "/var/lib/postgresql/data"))
-    env = [{"name": "DATABASE_URL", "value": "postgres://orders@orders-db-0.orders-db.orders.svc.cluster.local:5432/orders"},
-           {"name": "DB_MAX_OPEN_CONNS", "value": "20"}, g.kube_env("K8S_POD_NAME")]
-    api = kit.app_deploy(c, "orders", "orders-api", "ghcr.io/acme-shop/orders-api:1.31.1", replicas=3, nodes=N,
-                         env=env, probe_path="/readyz", revision=53, hist_image="ghcr.io/acme-shop/orders-api:1.31.0",
-                         mem_mb=58, cpu_m=90, part_of="orders")
-    ful = kit.app_deploy(c, "orders", "fulfillment", "ghcr.io/acme-shop/fulfillment:0.18.2", replicas=2,
-                         nodes=[N[0], N[1]], env=env[:1], probe_path="/healthz", revision=14, mem_mb=44, part_of="orders")
-    monitoring(c, N[1])
-    c.finalize_nodes()
-    c.flush_initial()
+    db0, api, ful = orders_with_postgres(c, "ghcr.io/acme-shop/orders-api:1.31.1", 53,
+                                         "ghcr.io/acme-shop/orders-api:1.31.0")
     end = c.end
     old_api = kit.live_pods(api)
     ful_pods = kit.live_pods(ful)
@@ -2573,7 +2579,6 @@ def v3_dependency_caller_bad_release():
     c.run_deferred()
     new_api = [p for p in kit.live_pods(api) if p not in old_api]
     missing = 'ERROR: column "coupon_code" of relation "orders" does not exist (SQLSTATE 42703)'
-    db_host = "orders-db-0.orders-db.orders.svc.cluster.local"
     t = add(c.start, 12)
     while t < end:
         for p in old_api + new_api + ful_pods:
@@ -2581,33 +2586,14 @@ def v3_dependency_caller_bad_release():
             if not p.alive(st):
                 continue
             tid, s1, s2 = c.hexs(32), c.hexs(16), c.hexs(16)
-            is_api = p in old_api or p in new_api
-            bad = p in new_api
-            route = "/v1/orders" if is_api else "/v1/shipments"
-            stmt = "INSERT INTO orders" if is_api else "UPDATE shipments"
             d = c.rng.uniform(0.003, 0.02)
-            spans = [kit.span(c, tid, s1, None, "POST " + route, 2, st, add(st, d + 0.006),
-                              [("http.request.method", "POST"), ("http.route", route),
-                               ("http.response.status_code", 500 if bad else 201)], "internal error" if bad else None),
-                     kit.span(c, tid, s2, s1, stmt, 3, add(st, 0.002), add(st, 0.002 + d),
-                              [("db.system", "postgresql"), ("db.namespace", "orders"), ("server.address", db_host),
-                               ("server.port", 5432), ("db.query.text", stmt + " ...")] +
-                              ([("error.type", "42703"), ("db.response.status_code", "42703")] if bad else []),
-                              missing if bad else None)]
-            kit.export_spans(c, add(st, 5), p, spans,
-                             scope="github.com/exaring/otelpgx", version="0.9.1")
+            orders_db_call(c, p, tid, s1, s2, st, d, p in old_api or p in new_api, p in new_api,
+                           [("error.type", "42703"), ("db.response.status_code", "42703")], missing)
         t = add(t, 40)
     # the postgresql receiver: the database is fine, backends stay where they were
     t = add(c.start, 30)
     while t < end:
-        backends = 61 + (g.shash(str(int((t - c.start).total_seconds()) // 30)) % 7)
-        pts = [kit.point([kv("postgresql.database.name", "orders")], c.start, t, backends)]
-        mets = [kit.sum_metric("postgresql.backends", "1", "The number of backends.", pts),
-                kit.sum_metric("postgresql.connection.max", "{connections}",
-                               "Configured maximum number of client connections allowed", [kit.point([], c.start, t, 200)])]
-        kit.export_metrics(c, t, db0, mets, scope="github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver",
-                           version="0.121.0", res=sts_resource(db0, "k8s.statefulset.name",
-                                                                [kv("postgresql.instance.name", "orders-db-0")]))
+        orders_db_metrics(c, db0, t, 61 + (g.shash(str(int((t - c.start).total_seconds()) // 30)) % 7))
         t = add(t, 60)
     c.run_deferred()
     kit.node_heartbeats(c)

@@ -145,17 +145,6 @@ fn report_within(child: Child, limit: Duration) -> InsightReport {
     serde_json::from_slice(&out.stdout).expect("insight JSON")
 }
 
-/// The sum of a metric family's samples on a replica's /metrics (None while it is not up).
-fn counter(port: u16, name: &str) -> Option<u64> {
-    let (status, body) = support::http_get(port, "/metrics", None);
-    (status == 200).then(|| {
-        body.lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    })
-}
-
 #[test]
 fn two_and_three_partitions_give_the_insights_of_one_process() {
     let recording = Generated::new("partitions");
@@ -273,7 +262,7 @@ fn standby_takes_over(name: &str, signal: libc::c_int, failover_after: u32) {
     let (active, consumed_at_stop) = loop {
         let consumed: Vec<u64> = ports
             .iter()
-            .map(|&p| counter(p, "tapio_observations_consumed_total").unwrap_or(0))
+            .map(|&p| support::metric_sum(p, "tapio_observations_consumed_total").unwrap_or(0))
             .collect();
         if let Some(i) = consumed.iter().position(|&c| c >= 1000) {
             break (i, consumed);

@@ -127,18 +127,6 @@ fn a_server_restart_between_publish_and_consume_loses_nothing() {
     );
 }
 
-/// Reads one counter from the service's /metrics.
-/// The sum of a metric family's samples (every label set) on the service's /metrics.
-fn counter(port: u16, name: &str) -> Option<u64> {
-    let (status, body) = support::http_get(port, "/metrics", None);
-    (status == 200).then(|| {
-        body.lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    })
-}
-
 #[test]
 fn a_service_killed_mid_stream_is_replaced_without_losing_or_doubling_anything() {
     let Some(nats) = NatsServer::start("kill") else {
@@ -180,7 +168,8 @@ fn a_service_killed_mid_stream_is_replaced_without_losing_or_doubling_anything()
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut consumed_at_kill = 0;
     while std::time::Instant::now() < deadline {
-        consumed_at_kill = counter(port, "tapio_observations_consumed_total").unwrap_or(0);
+        consumed_at_kill =
+            support::metric_sum(port, "tapio_observations_consumed_total").unwrap_or(0);
         if consumed_at_kill >= 1000 {
             break;
         }

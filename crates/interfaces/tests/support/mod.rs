@@ -116,6 +116,18 @@ pub fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The sum of a metric family's samples (every label set) on a service's /metrics, or
+/// `None` while it does not answer.
+pub fn metric_sum(port: u16, name: &str) -> Option<u64> {
+    let (status, body) = http_get(port, "/metrics", None);
+    (status == 200).then(|| {
+        body.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    })
+}
+
 /// A plain HTTP/1.1 GET on loopback: (status, body). `token` goes in as a bearer token.
 pub fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
