@@ -99,6 +99,16 @@ impl Etcd {
         status[0]["Status"]["header"]["revision"].as_i64().unwrap()
     }
 
+    /// Whether etcd has raised a NOSPACE alarm.
+    fn out_of_space(&self) -> bool {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.url, "alarm", "list"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("NOSPACE")
+    }
+
     fn put(&self, key: &str, value: &[u8]) {
         assert!(self.ctl(&["put", key], Some(value)), "etcdctl put {key}");
     }
@@ -247,13 +257,25 @@ async fn watch_status_resume_and_alarms_against_a_real_etcd() {
     .await;
     assert_eq!(watched_names(&lines), ["cart-1", "cart-2", "cart-3"]);
 
-    // Fill the 2 MB quota: etcd raises NOSPACE, and the status says so.
+    // Fill the 2 MB quota: etcd raises NOSPACE, and the status says so. Writes are retried
+    // until etcd refuses one (a write can also fail by timing out on a busy machine).
     let big = vec![b'x'; 700_000];
-    for i in 0..4 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut i = 0;
+    while !etcd.out_of_space() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "etcd raised no NOSPACE alarm after {i} writes of 700 kB"
+        );
         let _ = etcd.ctl(
-            &["put", &format!("/registry/configmaps/shop/big-{i}")],
+            &[
+                "--command-timeout=30s",
+                "put",
+                &format!("/registry/configmaps/shop/big-{i}"),
+            ],
             Some(&big),
         );
+        i += 1;
     }
     let lines = until(&mut second.rx, "a NOSPACE alarm", |v| {
         v["status"]["alarms"]
