@@ -8,6 +8,11 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap as HashMap;
 use tapio_domain::SpanRecord;
 
+use super::interner::Interner;
+
+/// Most distinct callers, namespaces, peers and error messages kept.
+const NAMES: usize = 100_000;
+
 /// The window before and after an onset that its error rates are measured over, seconds.
 const WINDOW: f64 = 600.0;
 /// Fewest failed calls after an onset for it to count.
@@ -54,8 +59,7 @@ pub struct FailingPeer {
 #[derive(Debug)]
 pub struct CallStore {
     calls: VecDeque<Call>,
-    names: Vec<String>,
-    ids: HashMap<String, u32>,
+    names: Interner,
     capacity: usize,
 }
 
@@ -70,24 +74,17 @@ impl CallStore {
     pub fn new(capacity: usize) -> Self {
         Self {
             calls: VecDeque::new(),
-            names: Vec::new(),
-            ids: HashMap::default(),
+            names: Interner::new(NAMES),
             capacity: capacity.max(1),
         }
     }
 
     fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(s.to_owned());
-        self.ids.insert(s.to_owned(), id);
-        id
+        self.names.intern(s)
     }
 
     fn name(&self, id: u32) -> Option<&str> {
-        self.names.get(id as usize).map(String::as_str)
+        self.names.name(id)
     }
 
     /// Keeps `span` if it is a call to a peer.

@@ -2,6 +2,7 @@
 //! services make to their peers, and error-log templates.
 
 mod calls;
+mod interner;
 mod logs;
 mod series;
 mod spans;

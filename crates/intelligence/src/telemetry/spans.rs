@@ -8,6 +8,12 @@ use rustc_hash::FxHashMap as HashMap;
 
 use tapio_domain::SpanRecord;
 
+use super::interner::{Interner, OVERFLOW_NAME};
+
+/// Most distinct service and operation names kept (operation names with ids in them would
+/// otherwise grow without bound).
+const NAMES: usize = 100_000;
+
 /// One span, compactly.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CompactSpan {
@@ -37,8 +43,7 @@ impl CompactSpan {
 #[derive(Debug)]
 pub struct SpanStore {
     spans: VecDeque<CompactSpan>,
-    names: Vec<String>,
-    ids: HashMap<String, u32>,
+    names: Interner,
     capacity: usize,
     /// Spans dropped because the store was full.
     pub evicted: u64,
@@ -65,27 +70,16 @@ impl SpanStore {
     pub fn new(capacity: usize) -> Self {
         Self {
             spans: VecDeque::new(),
-            names: Vec::new(),
-            ids: HashMap::default(),
+            names: Interner::new(NAMES),
             capacity: capacity.max(1),
             evicted: 0,
             malformed: 0,
         }
     }
 
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(s.to_owned());
-        self.ids.insert(s.to_owned(), id);
-        id
-    }
-
     /// The string behind an interned id.
     pub fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
+        self.names.name(id).unwrap_or(OVERFLOW_NAME)
     }
 
     /// Adds a span.
@@ -103,8 +97,8 @@ impl SpanStore {
             trace,
             id,
             parent,
-            service: self.intern(&span.service),
-            name: self.intern(&span.name),
+            service: self.names.intern(&span.service),
+            name: self.names.intern(&span.name),
             start: span.start.as_nanosecond() as f64 / 1e9,
             end: span.end.as_nanosecond() as f64 / 1e9,
             error: span.error == Some(true),
