@@ -25,7 +25,7 @@ pub struct Analysed {
 }
 
 /// Replays `input` through the collectors' parsers on a thread of its own, handing
-/// batches of about [`BATCH`] observations to `send` until the input ends or `send` says
+/// batches of about `BATCH` observations to `send` until the input ends or `send` says
 /// stop (returns `false`). `on_error` hears every rejected line as it is found.
 pub fn spawn_replay(
     input: Box<dyn BufRead + Send>,

@@ -100,7 +100,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// Visits every cgroup directory under `dir` (named `name`, its path from the
-/// hierarchy's root), at most [`MAX_DEPTH`] levels down; `visit` returns whether to go
+/// hierarchy's root), at most `MAX_DEPTH` levels down; `visit` returns whether to go
 /// below the directory it was given.
 pub fn walk(dir: &Path, name: &str, visit: &mut impl FnMut(&Path, &str) -> bool) {
     walk_at(dir, name, 0, visit);

@@ -5,7 +5,7 @@
 //! Works on any OpenTelemetry-shaped input: per-pod metric series carrying `service.name`,
 //! per-edge latency series with `source_workload` / `destination_workload` / `reporter`
 //! point attributes (Istio's labels), and spans with parent links. No service, namespace
-//! or metric name is special beyond the name patterns in [`signals`].
+//! or metric name is special beyond the name patterns in `signals`.
 
 mod evidence;
 mod onset;

@@ -131,9 +131,9 @@ impl CallStore {
     }
 
     /// Peers whose calls started failing: for each, the first failed call after which,
-    /// over [`WINDOW`], at least [`MIN_FAILED`] calls and a [`MIN_RATE`] share failed, at
-    /// more than twice the share of the window before (plus 10 points), which must hold
-    /// at least [`MIN_BASELINE`] calls.
+    /// over 10 minutes, at least 5 calls and a fifth of them failed, at more than twice the
+    /// share of the 10 minutes before (plus 10 points), which must hold at least 10 calls
+    /// (`WINDOW`, `MIN_FAILED`, `MIN_RATE`, `MIN_BASELINE`).
     pub fn failing(&self) -> Vec<FailingPeer> {
         let mut by_peer: HashMap<u32, Vec<&Call>> = HashMap::default();
         for c in &self.calls {

@@ -244,7 +244,7 @@ struct LiveArgs {
         default_value = "http://127.0.0.1:2379"
     )]
     etcd: Vec<String>,
-    /// Network namespace to capture DNS in (e.g. /proc/<pid>/ns/net); this one by default.
+    /// Network namespace to capture DNS in (e.g. `/proc/<pid>/ns/net`); this one by default.
     #[arg(long, value_name = "PATH")]
     dns_netns: Option<PathBuf>,
     /// Directory of the node's CNI configuration.
