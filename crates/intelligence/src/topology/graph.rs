@@ -630,6 +630,47 @@ mod tests {
     }
 
     #[test]
+    fn peers_resolve_by_address_service_name_and_statefulset_pod_name() {
+        let at = ts("2026-01-01T00:00:00Z");
+        let mut t = Topology::default();
+        for pod in ["db-0", "db-1"] {
+            let mut p = snap("2026-01-01T00:00:00Z", EntityKind::Pod, pod, vec![]);
+            p.labels.insert("app".into(), "db".into());
+            p.addresses = vec![format!("10.0.0.{}", if pod == "db-0" { 10 } else { 11 })];
+            t.apply(&p);
+        }
+        let mut svc = snap("2026-01-01T00:00:00Z", EntityKind::Service, "db", vec![]);
+        svc.selector = Some([("app".to_owned(), "db".to_owned())].into());
+        t.apply(&svc);
+        let pod = |n: &str| EntityRef::new(EntityKind::Pod, Some("shop"), n).key();
+        let both = Some(("db".to_owned(), vec![pod("db-0"), pod("db-1")]));
+        assert_eq!(t.resolve_peer("db.shop.svc.cluster.local", None, at), both);
+        assert_eq!(t.resolve_peer("db.shop", None, at), both);
+        assert_eq!(t.resolve_peer("db", Some("shop"), at), both);
+        assert_eq!(
+            t.resolve_peer("db", None, at),
+            None,
+            "a short name needs a namespace"
+        );
+        assert_eq!(
+            t.resolve_peer("db-1.db.shop.svc.cluster.local.", None, at),
+            Some(("db".to_owned(), vec![pod("db-1")]))
+        );
+        assert_eq!(
+            t.resolve_peer("10.0.0.10", None, at),
+            Some(("db".to_owned(), vec![pod("db-0")]))
+        );
+        for outside in [
+            "api.psp.example.net",
+            "10.9.9.9",
+            "db.other.svc.cluster.local",
+            "",
+        ] {
+            assert_eq!(t.resolve_peer(outside, Some("shop"), at), None, "{outside}");
+        }
+    }
+
+    #[test]
     fn owner_chains_resolve_to_the_top_workload() {
         let mut t = Topology::default();
         t.apply(&snap(
