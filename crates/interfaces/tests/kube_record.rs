@@ -2,7 +2,8 @@
 //! Kubernetes list/watch protocol (no API server binary can run on these machines): an
 //! initial list with a resourceVersion, then a chunked watch stream of JSON events, in the
 //! payload shapes the API server sends. The recording must analyse to the incident the
-//! server played, and Secret values must not reach it.
+//! server played, and Secret values must not reach it; `tapio run` live reaches the same
+//! conclusions, in one process and through a real NATS server to `correlation-service`.
 
 mod support;
 
@@ -147,6 +148,81 @@ async fn api(
         .unwrap()
 }
 
+/// What an analysis concluded: pattern, root entity and symptom entity of each insight.
+fn conclusions(
+    r: &InsightReport,
+) -> Vec<(String, tapio_domain::EntityName, tapio_domain::EntityName)> {
+    r.insights
+        .iter()
+        .map(|i| {
+            (
+                i.pattern.clone(),
+                i.root_cause.entity.clone(),
+                i.symptom.entity.clone(),
+            )
+        })
+        .collect()
+}
+
+/// `tapio run` with the kubeapi and kubelet collectors against the server, for 3 s, with
+/// more arguments; its standard output.
+fn run_live(kubeconfig: &std::path::Path, more: &[&str]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
+        .args([
+            "run",
+            "--duration",
+            "3",
+            "--interval",
+            "1",
+            "--kubelet-interval",
+            "1",
+        ])
+        .args(["--collector", "kubeapi", "--collector", "kubelet"])
+        .args(more)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("kubeapi  active"), "{stderr}");
+    out.stdout
+}
+
+#[test]
+fn run_with_a_nats_pipeline_gives_the_correlation_service_what_one_process_concludes() {
+    let Some(nats) = support::NatsServer::start("run-pipeline") else {
+        return;
+    };
+    let state = std::sync::Arc::new(std::sync::Mutex::new(collections()));
+    let script = state.clone();
+    let port = support::serve_router(axum::Router::new().fallback(api).with_state(state));
+    let dir = std::env::temp_dir().join(format!("tapio-run-pipeline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = support::kubeconfig(&dir, port);
+    // The live collectors publish to NATS instead of analysing.
+    run_live(&kubeconfig, &["--pipeline", &nats.url()]);
+    let service = support::succeed(
+        Command::new(env!("CARGO_BIN_EXE_correlation-service"))
+            .args([
+                "--nats",
+                &nats.url(),
+                "--exit-when-idle",
+                "1",
+                "--grpc-listen",
+                "off",
+            ])
+            .args(["--listen", &format!("127.0.0.1:{}", support::free_port())]),
+    );
+    let over_bus: InsightReport = serde_json::from_slice(&service.stdout).unwrap();
+    // The same story played again, analysed in one process.
+    *script.lock().unwrap() = collections();
+    let local: InsightReport =
+        serde_json::from_slice(&run_live(&kubeconfig, &["--format", "json"])).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!local.insights.is_empty());
+    assert_eq!(conclusions(&over_bus), conclusions(&local));
+}
+
 #[test]
 fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
     let state = std::sync::Arc::new(std::sync::Mutex::new(collections()));
@@ -192,49 +268,9 @@ fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
     // The live run against the same server (playing the incident again) reaches the
     // same conclusions.
     *script.lock().unwrap() = collections();
-    let live = Command::new(env!("CARGO_BIN_EXE_tapio"))
-        .args([
-            "run",
-            "--duration",
-            "3",
-            "--interval",
-            "1",
-            "--kubelet-interval",
-            "1",
-        ])
-        .args([
-            "--collector",
-            "kubeapi",
-            "--collector",
-            "kubelet",
-            "--format",
-            "json",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&live.stderr);
-    assert!(live.status.success(), "{stderr}");
-    assert!(stderr.contains("kubeapi  active"), "{stderr}");
-    let live: InsightReport = serde_json::from_slice(&live.stdout).unwrap();
-    let conclusions = |r: &InsightReport| {
-        r.insights
-            .iter()
-            .map(|i| {
-                (
-                    i.pattern.clone(),
-                    i.root_cause.entity.clone(),
-                    i.symptom.entity.clone(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        conclusions(&live),
-        conclusions(&report),
-        "{stderr}\n{:?}",
-        live.stats
-    );
+    let live: InsightReport =
+        serde_json::from_slice(&run_live(&kubeconfig, &["--format", "json"])).unwrap();
+    assert_eq!(conclusions(&live), conclusions(&report), "{:?}", live.stats);
     let _ = std::fs::remove_dir_all(&dir);
     let top = report
         .insights
