@@ -21,6 +21,9 @@ use crate::tls::TlsFiles;
 
 /// How long a fetch waits for messages.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
+/// Longest time between analyses while observations keep arriving (otherwise the service
+/// analyses whenever the stream pauses): a steady stream must not hold insights back.
+const ANALYSE_AT_LEAST_EVERY: Duration = Duration::from_secs(5);
 
 /// How the service runs.
 #[derive(Debug, Clone)]
@@ -144,6 +147,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut engine = Engine::new();
     let mut dirty = false;
     let mut idle_since = Instant::now();
+    let mut analysed_at = Instant::now();
     // Insights published to the stream, with a hash of what was published.
     let mut published: std::collections::HashMap<String, String> = Default::default();
     // The API serves the whole cluster: other partitions' insights come from the stream.
@@ -191,10 +195,13 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             }
             dirty = true;
             idle_since = Instant::now();
-            continue;
+            if analysed_at.elapsed() < ANALYSE_AT_LEAST_EVERY {
+                continue;
+            }
         }
         if dirty {
             let started = Instant::now();
+            analysed_at = started;
             let insights = engine.analyze();
             metrics.analysed(started.elapsed().as_secs_f64(), &insights);
             for insight in &insights {

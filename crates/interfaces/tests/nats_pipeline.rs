@@ -1,7 +1,7 @@
 //! The pipeline over a real NATS JetStream server on loopback: a recording published by
 //! `tapio publish` and consumed by `correlation-service` gives the same insights as
 //! `tapio analyze` in one process; retried publishes are stored once; every observation
-//! published is processed.
+//! published is processed; a steady stream does not hold insights back.
 
 mod support;
 
@@ -195,4 +195,58 @@ fn a_service_killed_mid_stream_is_replaced_without_losing_or_doubling_anything()
         local.insights.iter().map(|i| &i.id).collect::<Vec<_>>()
     );
     assert_eq!(replacement.insights.len(), 2, "both injected incidents");
+}
+
+#[test]
+fn a_steady_stream_of_observations_does_not_hold_insights_back() {
+    use std::time::{Duration, Instant};
+    use tapio_domain::{EntityKind, EntityRef, MetricSample, Observation, Timestamp};
+    use tapio_integrations::bus::nats::{NatsBusConfig, NatsPublisher};
+
+    let Some(nats) = NatsServer::start("steady") else {
+        return;
+    };
+    let token = "steady-token";
+    let service = support::CorrelationService::start(&nats.url(), token);
+    support::publish(&nats.url(), &example("flagship-configmap-oom.jsonl"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut publisher = runtime
+        .block_on(NatsPublisher::connect(&NatsBusConfig::new(&nats.url())))
+        .unwrap();
+    let sample = |i: i64| {
+        Observation::Metric(MetricSample {
+            at: Timestamp::from_second(1_800_000_000 + i).unwrap(),
+            entity: EntityRef::new(EntityKind::Pod, Some("elsewhere"), "steady-0"),
+            service: None,
+            name: "requests".to_owned(),
+            value: i as f64,
+            counter: false,
+            attributes: Vec::new(),
+        })
+    };
+    // One observation every 100 ms: the stream never pauses for the 500 ms after which
+    // the service analyses anyway, so only the periodic analysis can show the insight
+    // while the observations keep coming.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0.. {
+        runtime
+            .block_on(async {
+                publisher.publish(&sample(i)).await?;
+                publisher.flush().await
+            })
+            .unwrap();
+        let (status, body) = support::http_get(service.port, "/api/v1/insights", Some(token));
+        if status == 200 {
+            let report: InsightReport = serde_json::from_str(&body).unwrap();
+            if !report.insights.is_empty() {
+                assert_eq!(report.insights[0].root_cause.entity.name, "cart-config");
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no insight within 60 s while observations kept arriving ({i} sent)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
