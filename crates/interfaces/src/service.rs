@@ -49,10 +49,11 @@ pub struct ServiceOptions {
 }
 
 /// Insights the replicas of every partition published, by id (followed from the
-/// insights stream), and how often that set changed.
+/// insights stream) with the partition that published each, and how often that set
+/// changed.
 #[derive(Default)]
 struct ClusterInsights {
-    by_id: std::collections::HashMap<String, Insight>,
+    by_id: std::collections::HashMap<String, (Option<u32>, Insight)>,
     version: u64,
 }
 
@@ -64,9 +65,11 @@ async fn follow_insights(bus: NatsBusConfig, into: Arc<std::sync::Mutex<ClusterI
             Ok(mut follower) => {
                 while let Some(next) = follower.next().await {
                     match next {
-                        Ok(insight) => {
+                        Ok(published) => {
                             let mut all = into.lock().unwrap_or_else(|e| e.into_inner());
-                            all.by_id.insert(insight.id.clone(), insight);
+                            let id = published.insight.id.clone();
+                            all.by_id
+                                .insert(id, (published.partition, published.insight));
                             all.version += 1;
                         }
                         Err(e) => {
@@ -82,11 +85,20 @@ async fn follow_insights(bus: NatsBusConfig, into: Arc<std::sync::Mutex<ClusterI
     }
 }
 
-/// This replica's insights, then those only other partitions hold, best first.
-fn with_other_partitions(own: &[Insight], all: &ClusterInsights) -> Vec<Insight> {
+/// This replica's insights and those of the stream it does not hold, best first. An
+/// active replica (`analysing` its partition) leaves out what its own partition published
+/// before: its current analysis supersedes that (an insight whose root changed has a new
+/// id). A standby, analysing nothing yet, shows its partition's published insights too.
+fn with_other_partitions(
+    own: &[Insight],
+    all: &ClusterInsights,
+    analysing: Option<u32>,
+) -> Vec<Insight> {
     let mut others: Vec<Insight> = all
         .by_id
         .values()
+        .filter(|(p, _)| analysing.is_none() || *p != analysing)
+        .map(|(_, i)| i)
         .filter(|i| own.iter().all(|o| o.id != i.id))
         .cloned()
         .collect();
@@ -243,7 +255,8 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             cluster_seen = version;
             let insights = {
                 let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
-                with_other_partitions(&last.insights, &all)
+                let analysing = (consumed > 0).then_some(options.partition);
+                with_other_partitions(&last.insights, &all, analysing)
             };
             let view = InsightReport {
                 insights,
@@ -257,5 +270,61 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                 return Ok(last);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insight(id: &str, confidence: f64) -> Insight {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "pattern": "p", "confidence": confidence, "summary": id,
+            "root_cause": {"kind": "ConfigChange",
+                           "entity": {"kind": "ConfigMap", "namespace": "shop", "name": "c"},
+                           "at": "2026-01-01T00:00:00Z"},
+            "symptom": {"kind": "OOMKilled",
+                        "entity": {"kind": "Pod", "namespace": "shop", "name": "p"},
+                        "at": "2026-01-01T00:01:00Z"},
+            "chain": []
+        }))
+        .unwrap()
+    }
+
+    fn published(all: &[(u32, &str, f64)]) -> ClusterInsights {
+        ClusterInsights {
+            by_id: all
+                .iter()
+                .map(|&(p, id, c)| (id.to_owned(), (Some(p), insight(id, c))))
+                .collect(),
+            version: 1,
+        }
+    }
+
+    fn ids(v: &[Insight]) -> Vec<&str> {
+        v.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn an_active_replica_shows_its_analysis_and_the_other_partitions_best_first() {
+        // Partition 0 published "old" earlier; its current analysis says "new" instead.
+        let stream = published(&[(0, "old", 0.9), (0, "new", 0.8), (1, "theirs", 0.85)]);
+        let own = [insight("new", 0.8)];
+        assert_eq!(
+            ids(&with_other_partitions(&own, &stream, Some(0))),
+            ["theirs", "new"]
+        );
+        // A standby of partition 0 analyses nothing: it shows what was published.
+        assert_eq!(
+            ids(&with_other_partitions(&[], &stream, None)),
+            ["old", "theirs", "new"]
+        );
+        // Nothing from elsewhere: the replica's own order is kept.
+        let alone = published(&[(0, "a", 0.5)]);
+        let own = [insight("a", 0.5), insight("b", 0.7)];
+        assert_eq!(
+            ids(&with_other_partitions(&own, &alone, Some(0))),
+            ["a", "b"]
+        );
     }
 }

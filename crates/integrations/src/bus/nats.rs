@@ -406,6 +406,8 @@ pub struct NatsSubscriber {
     filters: Vec<String>,
     /// Name of the partition's durable consumer.
     name: String,
+    /// The partition consumed.
+    partition: u32,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     /// The continuous pull, in chunks of what has already arrived.
     messages: futures_util::stream::ReadyChunks<pull::Stream>,
@@ -471,6 +473,7 @@ impl NatsSubscriber {
             cfg: cfg.clone(),
             filters,
             name,
+            partition,
             consumer,
             messages,
             last_delivery: 0,
@@ -625,7 +628,8 @@ impl NatsSubscriber {
         Ok(info.num_pending + info.num_ack_pending as u64)
     }
 
-    /// Publishes an insight to the insights stream (deduplicated by its stable id).
+    /// Publishes an insight to the insights stream (deduplicated by its stable id and
+    /// content), marked with the partition that found it.
     pub async fn publish_insight(&self, insight: &Insight) -> Result<(), BusError> {
         let payload = serde_json::to_vec(insight).map_err(|e| nats_err("cannot encode", e))?;
         let mut headers = async_nats::HeaderMap::new();
@@ -633,6 +637,7 @@ impl NatsSubscriber {
             "Nats-Msg-Id",
             format!("{}@{}", insight.id, message_id(&payload)).as_str(),
         );
+        headers.insert(PARTITION_HEADER, self.partition.to_string().as_str());
         let subject = format!("tapio.insights.{}", token(&self.cfg.cluster));
         self.js
             .publish_with_headers(subject, headers, payload.into())
@@ -642,6 +647,16 @@ impl NatsSubscriber {
             .map_err(|e| nats_err("insight not acknowledged", e))?;
         Ok(())
     }
+}
+
+/// Header naming the partition whose replica published an insight.
+const PARTITION_HEADER: &str = "Tapio-Partition";
+
+/// An insight taken from the insights stream, with the partition that published it (when
+/// the message says).
+pub struct PublishedInsight {
+    pub insight: Insight,
+    pub partition: Option<u32>,
 }
 
 /// Follows the insights stream from its start: what every replica of every partition has
@@ -679,14 +694,19 @@ impl InsightFollower {
     }
 
     /// The next insight published; `None` when the stream ends (the connection is gone).
-    pub async fn next(&mut self) -> Option<Result<Insight, BusError>> {
+    pub async fn next(&mut self) -> Option<Result<PublishedInsight, BusError>> {
         loop {
             let message = match self.messages.next().await? {
                 Ok(m) => m,
                 Err(e) => return Some(Err(nats_err("cannot follow the insights stream", e))),
             };
+            let partition = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(PARTITION_HEADER))
+                .and_then(|v| v.as_str().parse().ok());
             match serde_json::from_slice::<Insight>(&message.payload) {
-                Ok(insight) => return Some(Ok(insight)),
+                Ok(insight) => return Some(Ok(PublishedInsight { insight, partition })),
                 Err(_) => self.undecodable += 1,
             }
         }
