@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use jiff::Timestamp;
 use tapio_domain::{Insight, InsightReport, Stats};
 use tapio_integrations::alerts::{Notifier, NotifyPolicy, Sink};
-use tapio_integrations::bus::nats::{message_id, InsightFollower, NatsBusConfig, NatsSubscriber};
+use tapio_integrations::bus::nats::{InsightFollower, NatsBusConfig, NatsSubscriber};
 use tapio_intelligence::Engine;
 
 use crate::grpc_api::{self, TopologyQuery};
@@ -160,8 +160,6 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     let mut dirty = false;
     let mut idle_since = Instant::now();
     let mut analysed_at = Instant::now();
-    // Insights published to the stream, with a hash of what was published.
-    let mut published: std::collections::HashMap<String, String> = Default::default();
     // The API serves the whole cluster: other partitions' insights come from the stream.
     let cluster = Arc::new(std::sync::Mutex::new(ClusterInsights::default()));
     tokio::spawn(follow_insights(options.bus.clone(), Arc::clone(&cluster)));
@@ -211,18 +209,14 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                 continue;
             }
         }
+        let analysing_now = dirty;
         if dirty {
             let started = Instant::now();
             analysed_at = started;
             let insights = engine.analyze();
             metrics.analysed(started.elapsed().as_secs_f64(), &insights);
             for insight in &insights {
-                let hash = serde_json::to_vec(insight)
-                    .map(|j| message_id(&j))
-                    .unwrap_or_default();
-                if published.get(&insight.id) != Some(&hash) {
-                    published.insert(insight.id.clone(), hash);
-                    subscriber.publish_insight(insight).await?;
+                if subscriber.publish_insight(insight).await? {
                     metrics.published();
                 }
             }
@@ -247,17 +241,18 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             }
             last = report;
             dirty = false;
-            cluster_seen = u64::MAX;
         }
-        // The API's view: this partition's insights and the other partitions'.
-        let version = cluster.lock().unwrap_or_else(|e| e.into_inner()).version;
-        if version != cluster_seen {
-            cluster_seen = version;
-            let insights = {
-                let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
+        // The API's view: this partition's insights and the other partitions', renewed
+        // after an analysis or when the insights stream brought something.
+        let view = {
+            let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
+            (analysing_now || all.version != cluster_seen).then(|| {
+                cluster_seen = all.version;
                 let analysing = (consumed > 0).then_some(options.partition);
                 with_other_partitions(&last.insights, &all, analysing)
-            };
+            })
+        };
+        if let Some(insights) = view {
             let view = InsightReport {
                 insights,
                 stats: last.stats.clone(),

@@ -198,18 +198,57 @@ async fn context(cfg: &NatsBusConfig) -> Result<jetstream::Context, BusError> {
     Ok(jetstream::new(client))
 }
 
-/// How long making the streams is retried: a NATS cluster that just lost a server
-/// answers JetStream requests again once it has elected new leaders.
-const STREAMS_PATIENCE: Duration = Duration::from_secs(30);
+/// How long making streams and consumers is retried: a NATS cluster that just lost a
+/// server answers JetStream requests again once it has elected new leaders.
+const JETSTREAM_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Whether JetStream could not answer for now (a cluster electing leaders), rather than
-/// refusing the request.
-fn transient(e: &jetstream::context::CreateStreamError) -> bool {
-    use jetstream::context::CreateStreamErrorKind as Kind;
-    match e.kind() {
-        Kind::TimedOut | Kind::JetStreamUnavailable => true,
-        Kind::JetStream(err) => err.code() == 503,
-        _ => false,
+/// JetStream errors that mean it could not answer for now (a cluster electing leaders),
+/// rather than a refusal of the request.
+trait Transient {
+    fn transient(&self) -> bool;
+}
+
+impl Transient for jetstream::context::CreateStreamError {
+    fn transient(&self) -> bool {
+        use jetstream::context::CreateStreamErrorKind as Kind;
+        match self.kind() {
+            Kind::TimedOut | Kind::JetStreamUnavailable => true,
+            Kind::JetStream(err) => err.code() == 503,
+            _ => false,
+        }
+    }
+}
+
+impl Transient for jetstream::stream::ConsumerError {
+    fn transient(&self) -> bool {
+        use jetstream::stream::ConsumerErrorKind as Kind;
+        match self.kind() {
+            Kind::TimedOut => true,
+            Kind::JetStream(err) => err.code() == 503,
+            _ => false,
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds, retrying every 500 ms while it fails transiently and
+/// `deadline` is not reached; any other failure is returned at once as "cannot {what}".
+async fn patiently<T, E, F>(
+    what: &str,
+    deadline: tokio::time::Instant,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, BusError>
+where
+    E: Transient + std::fmt::Display,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    loop {
+        match attempt().await {
+            Ok(done) => return Ok(done),
+            Err(e) if e.transient() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(nats_err(&format!("cannot {what}"), e)),
+        }
     }
 }
 
@@ -244,17 +283,17 @@ async fn ensure_streams(
         num_replicas: cfg.replicas.max(1),
         ..Default::default()
     };
-    let deadline = tokio::time::Instant::now() + STREAMS_PATIENCE;
+    let deadline = tokio::time::Instant::now() + JETSTREAM_PATIENCE;
     let expected = events.subject_transform.clone();
-    let mut events = make_stream(js, events, deadline).await?;
-    make_stream(js, insights, deadline).await?;
-    let found = events
-        .info()
-        .await
-        .map_err(|e| nats_err("cannot read the events stream's configuration", e))?
-        .config
-        .subject_transform
-        .clone();
+    let what = format!("create the stream {}", events.name);
+    let events = patiently(&what, deadline, || js.get_or_create_stream(events.clone())).await?;
+    let what = format!("create the stream {}", insights.name);
+    patiently(&what, deadline, || {
+        js.get_or_create_stream(insights.clone())
+    })
+    .await?;
+    // The configuration the stream was made with (by whichever component came first).
+    let found = events.cached_info().config.subject_transform.clone();
     if found != expected {
         return Err(BusError::Nats(format!(
             "the stream {} stores subjects as {} but this component expects {} ({} partitions): \
@@ -267,27 +306,6 @@ async fn ensure_streams(
         )));
     }
     Ok(events)
-}
-
-async fn make_stream(
-    js: &jetstream::Context,
-    config: stream::Config,
-    deadline: tokio::time::Instant,
-) -> Result<stream::Stream, BusError> {
-    loop {
-        match js.get_or_create_stream(config.clone()).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) if transient(&e) && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => {
-                return Err(nats_err(
-                    &format!("cannot create the stream {}", config.name),
-                    e,
-                ))
-            }
-        }
-    }
 }
 
 /// Publishes observations to the events stream.
@@ -408,6 +426,8 @@ pub struct NatsSubscriber {
     name: String,
     /// The partition consumed.
     partition: u32,
+    /// Message id (insight id and content hash) of each insight last published.
+    published: std::collections::HashMap<String, String>,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     /// The continuous pull, in chunks of what has already arrived.
     messages: futures_util::stream::ReadyChunks<pull::Stream>,
@@ -438,23 +458,22 @@ impl NatsSubscriber {
         let stream = ensure_streams(&js, cfg).await?;
         let name = format!("{durable}-p{partition}");
         let filters = partition_filters(cfg.partitions, partition);
-        let consumer = stream
-            .get_or_create_consumer(
-                &name,
-                pull::Config {
-                    durable_name: Some(name.clone()),
-                    filter_subjects: filters.clone(),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(30),
-                    max_ack_pending: cfg.max_in_flight as i64,
-                    priority_policy: PriorityPolicy::PinnedClient,
-                    priority_groups: vec![REPLICA_GROUP.to_owned()],
-                    priority_timeout: cfg.failover_after,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| nats_err("cannot create the consumer", e))?;
+        let config = pull::Config {
+            durable_name: Some(name.clone()),
+            filter_subjects: filters.clone(),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(30),
+            max_ack_pending: cfg.max_in_flight as i64,
+            priority_policy: PriorityPolicy::PinnedClient,
+            priority_groups: vec![REPLICA_GROUP.to_owned()],
+            priority_timeout: cfg.failover_after,
+            ..Default::default()
+        };
+        let deadline = tokio::time::Instant::now() + JETSTREAM_PATIENCE;
+        let consumer = patiently("create the consumer", deadline, || {
+            stream.get_or_create_consumer(&name, config.clone())
+        })
+        .await?;
         // Pulls are renewed well within the pin's lifetime, so an active replica keeps it.
         let expires = (cfg.failover_after / 4).max(Duration::from_millis(500));
         let batch = cfg.max_in_flight.clamp(1, 1024);
@@ -474,6 +493,7 @@ impl NatsSubscriber {
             filters,
             name,
             partition,
+            published: Default::default(),
             consumer,
             messages,
             last_delivery: 0,
@@ -628,15 +648,18 @@ impl NatsSubscriber {
         Ok(info.num_pending + info.num_ack_pending as u64)
     }
 
-    /// Publishes an insight to the insights stream (deduplicated by its stable id and
-    /// content), marked with the partition that found it.
-    pub async fn publish_insight(&self, insight: &Insight) -> Result<(), BusError> {
+    /// Publishes an insight to the insights stream, marked with the partition that found
+    /// it, when it is new or its content changed since this subscriber last published it
+    /// (returns whether it did). The message id is the insight id and a hash of its
+    /// content, so JetStream also drops a copy another replica already stored.
+    pub async fn publish_insight(&mut self, insight: &Insight) -> Result<bool, BusError> {
         let payload = serde_json::to_vec(insight).map_err(|e| nats_err("cannot encode", e))?;
+        let id = format!("{}@{}", insight.id, message_id(&payload));
+        if self.published.get(&insight.id) == Some(&id) {
+            return Ok(false);
+        }
         let mut headers = async_nats::HeaderMap::new();
-        headers.insert(
-            "Nats-Msg-Id",
-            format!("{}@{}", insight.id, message_id(&payload)).as_str(),
-        );
+        headers.insert("Nats-Msg-Id", id.as_str());
         headers.insert(PARTITION_HEADER, self.partition.to_string().as_str());
         let subject = format!("tapio.insights.{}", token(&self.cfg.cluster));
         self.js
@@ -645,7 +668,8 @@ impl NatsSubscriber {
             .map_err(|e| nats_err("cannot publish insight", e))?
             .await
             .map_err(|e| nats_err("insight not acknowledged", e))?;
-        Ok(())
+        self.published.insert(insight.id.clone(), id);
+        Ok(true)
     }
 }
 
