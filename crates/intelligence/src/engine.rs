@@ -214,7 +214,6 @@ impl Engine {
             .edges()
             .into_iter()
             .filter_map(|(caller, ns, peer, at)| {
-                let at = jiff::Timestamp::from_nanosecond((at * 1e9) as i128).ok()?;
                 let (callee, _) = self.topology.resolve_peer(peer, ns, at)?;
                 Some((caller.to_owned(), callee))
             })
@@ -225,9 +224,7 @@ impl Engine {
             }
         }
         for f in self.calls.failing() {
-            let Ok(at) = jiff::Timestamp::from_nanosecond((f.at * 1e9) as i128) else {
-                continue;
-            };
+            let at = f.at;
             let Some((_, pods)) = self
                 .topology
                 .resolve_peer(&f.peer, f.namespace.as_deref(), at)

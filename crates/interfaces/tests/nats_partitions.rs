@@ -198,31 +198,19 @@ fn every_replica_serves_the_insights_of_every_partition() {
     let local = analyse_locally(&recording.0);
     publish(recording.path(), &nats.url(), 2);
     // Partitions 0 and 1, and a standby of partition 0 that analyses nothing itself.
-    let ports = [
-        support::free_port(),
-        support::free_port(),
-        support::free_port(),
-    ];
-    let children: Vec<Child> = [(0, ports[0]), (1, ports[1]), (0, ports[2])]
+    let token = "merged-view";
+    let replicas: Vec<support::CorrelationService> = [0, 1, 0]
         .into_iter()
-        .map(|(p, port)| serving(&nats.url(), 2, p, port, 600, &[]))
+        .map(|p| {
+            let args = ["--partitions", "2", "--partition", &p.to_string()];
+            support::CorrelationService::start_with(&nats.url(), token, &args.map(str::to_owned))
+        })
         .collect();
-    struct Killed(Vec<Child>);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            for c in &mut self.0 {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-    let _children = Killed(children);
     let expected = answers(&local.insights);
-    for port in ports {
-        assert!(support::wait_for_port(port, Duration::from_secs(20)));
+    for replica in &replicas {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (status, body) = support::http_get(port, "/api/v1/insights", None);
+            let (status, body) = support::http_get(replica.port, "/api/v1/insights", Some(token));
             let seen = (status == 200)
                 .then(|| serde_json::from_str::<InsightReport>(&body).ok())
                 .flatten()
@@ -232,7 +220,8 @@ fn every_replica_serves_the_insights_of_every_partition() {
             }
             assert!(
                 Instant::now() < deadline,
-                "replica on {port} shows {seen:?}, not {expected:?}"
+                "replica on {} shows {seen:?}, not {expected:?}",
+                replica.port
             );
             std::thread::sleep(Duration::from_millis(100));
         }

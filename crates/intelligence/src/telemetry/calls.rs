@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use jiff::Timestamp;
 use rustc_hash::FxHashMap as HashMap;
 use tapio_domain::SpanRecord;
 
@@ -21,6 +22,11 @@ const MIN_FAILED: u64 = 5;
 const MIN_RATE: f64 = 0.2;
 /// Fewest calls before an onset: without them there is nothing to compare with.
 const MIN_BASELINE: u64 = 10;
+
+/// Epoch seconds as a timestamp (`None` out of range).
+fn timestamp(secs: f64) -> Option<Timestamp> {
+    Timestamp::from_nanosecond((secs * 1e9) as i128).ok()
+}
 
 /// One outgoing call, compactly.
 #[derive(Debug, Clone, Copy)]
@@ -43,8 +49,8 @@ pub struct FailingPeer {
     pub peer: String,
     /// The namespace of the first failing caller (short peer names are relative to it).
     pub namespace: Option<String>,
-    /// The first failed call of the failing period, epoch seconds.
-    pub at: f64,
+    /// The first failed call of the failing period.
+    pub at: Timestamp,
     /// Services whose calls failed (`<namespace>/<service>` when the namespace is known),
     /// sorted.
     pub callers: Vec<String>,
@@ -113,8 +119,8 @@ impl CallStore {
     }
 
     /// Distinct (caller, caller's namespace, peer) triples, each with the time of its
-    /// latest call (epoch seconds).
-    pub fn edges(&self) -> Vec<(&str, Option<&str>, &str, f64)> {
+    /// latest call.
+    pub fn edges(&self) -> Vec<(&str, Option<&str>, &str, Timestamp)> {
         let mut latest: HashMap<(u32, u32, u32), f64> = HashMap::default();
         for c in &self.calls {
             let t = latest
@@ -122,9 +128,11 @@ impl CallStore {
                 .or_insert(c.at);
             *t = t.max(c.at);
         }
-        let mut out: Vec<(&str, Option<&str>, &str, f64)> = latest
+        let mut out: Vec<(&str, Option<&str>, &str, Timestamp)> = latest
             .into_iter()
-            .filter_map(|((c, ns, p), at)| Some((self.name(c)?, self.name(ns), self.name(p)?, at)))
+            .filter_map(|((c, ns, p), at)| {
+                Some((self.name(c)?, self.name(ns), self.name(p)?, timestamp(at)?))
+            })
             .collect();
         out.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
         out
@@ -146,7 +154,7 @@ impl CallStore {
                 self.onset(peer, &calls)
             })
             .collect();
-        out.sort_by(|a, b| a.at.total_cmp(&b.at).then_with(|| a.peer.cmp(&b.peer)));
+        out.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.peer.cmp(&b.peer)));
         out
     }
 
@@ -206,7 +214,7 @@ impl CallStore {
         Some(FailingPeer {
             peer: self.name(peer)?.to_owned(),
             namespace: self.name(calls[t0].namespace).map(str::to_owned),
-            at: calls[t0].at,
+            at: timestamp(calls[t0].at)?,
             failed: window.iter().filter(|c| c.error).count() as u64,
             total: window.len() as u64,
             callers,
@@ -218,7 +226,7 @@ impl CallStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tapio_domain::{EntityKind, EntityRef, Timestamp};
+    use tapio_domain::{EntityKind, EntityRef};
 
     fn call(service: &str, at: i64, error: bool) -> SpanRecord {
         SpanRecord {
@@ -248,7 +256,7 @@ mod tests {
         let failing = store.failing();
         assert_eq!(failing.len(), 1);
         let f = &failing[0];
-        assert_eq!(f.at, 801.0);
+        assert_eq!(f.at, Timestamp::from_second(801).unwrap());
         assert_eq!(f.callers, ["orders/fulfillment", "orders/orders-api"]);
         assert_eq!(f.message, "too many clients");
         assert_eq!(f.namespace.as_deref(), Some("orders"));
