@@ -381,11 +381,6 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Acknowledges the message: it will not be delivered again.
-    pub async fn ack(self) -> Result<(), BusError> {
-        self.into_parts().1.ack().await
-    }
-
     /// The observation, and what acknowledges it once it has been taken in.
     pub fn into_parts(self) -> (Observation, Acknowledgement) {
         (self.observation, Acknowledgement(self.message))
@@ -435,8 +430,6 @@ pub struct NatsSubscriber {
     last_delivery: u64,
     /// Messages that did not decode (counted, acknowledged, never retried forever).
     pub undecodable: u64,
-    /// Idle heartbeats the server missed (the pull is renewed; nothing is lost).
-    pub missed_heartbeats: u64,
 }
 
 impl NatsSubscriber {
@@ -498,7 +491,6 @@ impl NatsSubscriber {
             messages,
             last_delivery: 0,
             undecodable: 0,
-            missed_heartbeats: 0,
         })
     }
 
@@ -536,9 +528,8 @@ impl NatsSubscriber {
         };
         for next in chunk {
             match next {
-                Err(e) if e.kind() == pull::MessagesErrorKind::MissingHeartbeat => {
-                    self.missed_heartbeats += 1;
-                }
+                // The client renews the pull after a missed heartbeat; nothing is lost.
+                Err(e) if e.kind() == pull::MessagesErrorKind::MissingHeartbeat => {}
                 Err(e) => return Err(nats_err("cannot receive", e)),
                 Ok(message) => self.take(message, &mut out).await?,
             }
@@ -685,10 +676,9 @@ pub struct PublishedInsight {
 
 /// Follows the insights stream from its start: what every replica of every partition has
 /// published, in order, so that each replica can serve the whole cluster's insights.
+/// Messages that are not insights (written there by something else) are skipped.
 pub struct InsightFollower {
     messages: pull::Ordered,
-    /// Messages that were not insights (skipped).
-    pub undecodable: u64,
 }
 
 impl InsightFollower {
@@ -711,10 +701,7 @@ impl InsightFollower {
             .messages()
             .await
             .map_err(|e| nats_err("cannot follow the insights stream", e))?;
-        Ok(Self {
-            messages,
-            undecodable: 0,
-        })
+        Ok(Self { messages })
     }
 
     /// The next insight published; `None` when the stream ends (the connection is gone).
@@ -731,7 +718,7 @@ impl InsightFollower {
                 .and_then(|v| v.as_str().parse().ok());
             match serde_json::from_slice::<Insight>(&message.payload) {
                 Ok(insight) => return Some(Ok(PublishedInsight { insight, partition })),
-                Err(_) => self.undecodable += 1,
+                Err(_) => continue,
             }
         }
     }
