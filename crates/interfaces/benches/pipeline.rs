@@ -3,19 +3,23 @@
 //!
 //! `cargo bench -p tapio-interfaces --bench pipeline` (needs `nats-server`, which
 //! scripts/install-test-deps.sh installs) replays a generated cluster recording into
-//! observations, then times, best of three runs each:
-//! 1. raw: the observations' JSON (encoded beforehand) published to a JetStream stream
-//!    (acknowledged, at most 2,000 in flight) while a durable pull consumer with explicit
-//!    acks consumes it through a continuous pull (batches of 1,024) and parses it;
-//! 2. Tapio: the same observations through `NatsPublisher` (encoding, subjects per
-//!    cluster, namespace, source and kind, `Nats-Msg-Id` for dedup) while `NatsSubscriber`
-//!    feeds the engine (decoded, ingested, then acknowledged), as `correlation-service`
-//!    does.
+//! observations, then times, best of five interleaved runs each (a fresh server each):
+//! 1. raw, Tapio's messages: the observations' JSON (encoded beforehand) published with
+//!    Tapio's subjects and `Nats-Msg-Id` headers (computed beforehand) into the events
+//!    stream as Tapio makes it, acknowledged, at most 2,000 in flight, while a durable pull
+//!    consumer with explicit acks consumes it through a continuous pull (batches of 1,024)
+//!    and parses each payload;
+//! 2. raw, minimal messages: the same payloads on one subject without headers into a
+//!    stream with nothing but file storage: what NATS costs when a message carries nothing
+//!    Tapio needs (no partition or filter by namespace, no deduplication);
+//! 3. Tapio: the same observations through `NatsPublisher` (encoding, subject, message id)
+//!    while `NatsSubscriber` feeds the engine (decoded, ingested, then acknowledged), as
+//!    `correlation-service` does.
 //!
-//! Publishing and consuming run at the same time in both, as tasks of their own (in a
+//! Publishing and consuming run at the same time in all three, as tasks of their own (in a
 //! deployment they are different processes).
 //!
-//! It prints observations per second of both and their ratio.
+//! It prints messages (observations) per second of each and Tapio's ratio to both raw runs.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -27,11 +31,13 @@ use futures_util::StreamExt;
 use tapio_collectors::recording::{RecordingReader, RecordingWriter};
 use tapio_collectors::Replay;
 use tapio_domain::Observation;
-use tapio_integrations::bus::nats::{NatsBusConfig, NatsPublisher, NatsSubscriber};
+use tapio_integrations::bus::nats::{
+    message_id, subject_of, NatsBusConfig, NatsPublisher, NatsSubscriber,
+};
 use tapio_intelligence::Engine;
 use tapio_interfaces::generate;
 
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 const IN_FLIGHT: usize = 2000;
 
 #[global_allocator]
@@ -71,14 +77,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(run: usize) -> Self {
+    fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let store =
-            std::env::temp_dir().join(format!("tapio-bench-nats-{}-{run}", std::process::id()));
+            std::env::temp_dir().join(format!("tapio-bench-nats-{}-{port}", std::process::id()));
         let child = Command::new("nats-server")
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(&store)
@@ -107,19 +113,20 @@ impl Drop for Server {
     }
 }
 
-async fn raw(url: &str, payloads: Arc<Vec<Vec<u8>>>) -> Duration {
-    let client = async_nats::connect(url).await.unwrap();
-    let js = jetstream::new(client);
-    let stream = js
-        .get_or_create_stream(jetstream::stream::Config {
-            name: "RAW".into(),
-            subjects: vec!["raw.>".into()],
-            storage: jetstream::stream::StorageType::File,
-            max_bytes: 1 << 30,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+/// A message as raw JetStream carries it: subject, optional `Nats-Msg-Id`, payload.
+struct RawMessage {
+    subject: String,
+    msg_id: Option<String>,
+    payload: bytes::Bytes,
+}
+
+/// Publishes `messages` into `stream` while a durable pull consumer on it (explicit acks,
+/// continuous pull) parses and acknowledges each; returns the time both took.
+async fn raw(
+    js: jetstream::Context,
+    stream: jetstream::stream::Stream,
+    messages: Arc<Vec<RawMessage>>,
+) -> Duration {
     let consumer = stream
         .get_or_create_consumer(
             "raw",
@@ -132,22 +139,31 @@ async fn raw(url: &str, payloads: Arc<Vec<Vec<u8>>>) -> Duration {
         )
         .await
         .unwrap();
-    let mut messages = consumer
+    let mut deliveries = consumer
         .stream()
         .max_messages_per_batch(1024)
         .messages()
         .await
         .unwrap();
     let started = Instant::now();
-    let n = payloads.len();
+    let n = messages.len();
     let publish = tokio::spawn(async move {
         let mut acks = std::collections::VecDeque::new();
-        for p in payloads.iter() {
+        for m in messages.iter() {
             if acks.len() >= IN_FLIGHT {
                 let ack: jetstream::context::PublishAckFuture = acks.pop_front().unwrap();
                 ack.await.unwrap();
             }
-            acks.push_back(js.publish("raw.events", p.clone().into()).await.unwrap());
+            let ack = match &m.msg_id {
+                Some(id) => {
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert("Nats-Msg-Id", id.as_str());
+                    js.publish_with_headers(m.subject.clone(), headers, m.payload.clone())
+                        .await
+                }
+                None => js.publish(m.subject.clone(), m.payload.clone()).await,
+            };
+            acks.push_back(ack.unwrap());
         }
         for ack in acks {
             ack.await.unwrap();
@@ -156,7 +172,7 @@ async fn raw(url: &str, payloads: Arc<Vec<Vec<u8>>>) -> Duration {
     let consume = tokio::spawn(async move {
         let mut seen = 0;
         while seen < n {
-            let m = messages.next().await.unwrap().unwrap();
+            let m = deliveries.next().await.unwrap().unwrap();
             let _: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
             m.ack().await.unwrap();
             seen += 1;
@@ -167,10 +183,43 @@ async fn raw(url: &str, payloads: Arc<Vec<Vec<u8>>>) -> Duration {
     started.elapsed()
 }
 
-async fn tapio(url: &str, observations: Arc<Vec<Observation>>) -> Duration {
+/// Raw JetStream with the least a message can carry: one subject, no headers, a stream
+/// with nothing but file storage.
+async fn raw_minimal(url: &str, messages: Arc<Vec<RawMessage>>) -> Duration {
+    let js = jetstream::new(async_nats::connect(url).await.unwrap());
+    let stream = js
+        .get_or_create_stream(jetstream::stream::Config {
+            name: "RAW".into(),
+            subjects: vec!["raw.>".into()],
+            storage: jetstream::stream::StorageType::File,
+            max_bytes: 1 << 30,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    raw(js, stream, messages).await
+}
+
+/// Raw JetStream carrying exactly Tapio's messages: its subjects and `Nats-Msg-Id`
+/// headers, into the events stream as Tapio makes it (its subjects, deduplication
+/// window and limits).
+async fn raw_same(url: &str, messages: Arc<Vec<RawMessage>>) -> Duration {
+    let cfg = bench_config(url);
+    drop(NatsPublisher::connect(&cfg).await.unwrap());
+    let js = jetstream::new(async_nats::connect(url).await.unwrap());
+    let stream = js.get_stream(&cfg.events_stream).await.unwrap();
+    raw(js, stream, messages).await
+}
+
+fn bench_config(url: &str) -> NatsBusConfig {
     let mut cfg = NatsBusConfig::new(url);
     cfg.cluster = "bench".into();
     cfg.max_in_flight = IN_FLIGHT;
+    cfg
+}
+
+async fn tapio(url: &str, observations: Arc<Vec<Observation>>) -> Duration {
+    let cfg = bench_config(url);
     // Connected (streams and consumer made) before the clock starts, as the raw run's.
     let mut publisher = NatsPublisher::connect(&cfg).await.unwrap();
     let mut subscriber = NatsSubscriber::connect(&cfg, "bench", 0).await.unwrap();
@@ -206,29 +255,70 @@ async fn tapio(url: &str, observations: Arc<Vec<Observation>>) -> Duration {
 
 fn main() {
     let observations = Arc::new(observations());
-    let payloads: Arc<Vec<Vec<u8>>> = Arc::new(
+    let payloads: Vec<bytes::Bytes> = observations
+        .iter()
+        .map(|o| serde_json::to_vec(o).unwrap().into())
+        .collect();
+    let minimal: Arc<Vec<RawMessage>> = Arc::new(
+        payloads
+            .iter()
+            .map(|p| RawMessage {
+                subject: "raw.events".into(),
+                msg_id: None,
+                payload: p.clone(),
+            })
+            .collect(),
+    );
+    let same: Arc<Vec<RawMessage>> = Arc::new(
         observations
             .iter()
-            .map(|o| serde_json::to_vec(o).unwrap())
+            .zip(&payloads)
+            .map(|(o, p)| RawMessage {
+                subject: subject_of("bench", o),
+                msg_id: Some(message_id(p)),
+                payload: p.clone(),
+            })
             .collect(),
     );
     let n = observations.len() as f64;
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let best = |f: &dyn Fn(&str) -> Duration| {
-        (0..RUNS)
-            .map(|run| {
-                let server = Server::start(run);
-                f(&server.url)
-            })
-            .min()
-            .unwrap()
-    };
-    let raw_time = best(&|url| rt.block_on(raw(url, Arc::clone(&payloads))));
-    let tapio_time = best(&|url| rt.block_on(tapio(url, Arc::clone(&observations))));
-    let raw_rate = n / raw_time.as_secs_f64();
-    let tapio_rate = n / tapio_time.as_secs_f64();
+    // Interleaved (one run of each, RUNS times) so that the machine's drift touches all
+    // three alike; the best run of each counts.
+    let mut minimal_time = Duration::MAX;
+    let mut same_time = Duration::MAX;
+    let mut tapio_time = Duration::MAX;
+    for _ in 0..RUNS {
+        // A fresh server (and store) for every run, stopped before the next starts.
+        let server = Server::start();
+        minimal_time =
+            minimal_time.min(rt.block_on(raw_minimal(&server.url, Arc::clone(&minimal))));
+        drop(server);
+        let server = Server::start();
+        same_time = same_time.min(rt.block_on(raw_same(&server.url, Arc::clone(&same))));
+        drop(server);
+        let server = Server::start();
+        tapio_time = tapio_time.min(rt.block_on(tapio(&server.url, Arc::clone(&observations))));
+    }
+    let rate = |t: Duration| n / t.as_secs_f64();
     println!("observations: {}", observations.len());
-    println!("raw JetStream publish + consume: {raw_rate:.0} messages/s ({raw_time:.2?})");
-    println!("Tapio pipeline (publish, consume, decode, ingest, ack): {tapio_rate:.0} observations/s ({tapio_time:.2?})");
-    println!("ratio: {:.0} %", 100.0 * tapio_rate / raw_rate);
+    println!(
+        "raw JetStream, Tapio's messages (subjects, Nats-Msg-Id, stream): {:.0} messages/s ({same_time:.2?})",
+        rate(same_time)
+    );
+    println!(
+        "raw JetStream, minimal messages (one subject, no headers): {:.0} messages/s ({minimal_time:.2?})",
+        rate(minimal_time)
+    );
+    println!(
+        "Tapio pipeline (encode, publish, consume, decode, ingest, ack): {:.0} observations/s ({tapio_time:.2?})",
+        rate(tapio_time)
+    );
+    println!(
+        "ratio to raw with the same messages: {:.0} %",
+        100.0 * same_time.as_secs_f64() / tapio_time.as_secs_f64()
+    );
+    println!(
+        "ratio to raw with minimal messages: {:.0} %",
+        100.0 * minimal_time.as_secs_f64() / tapio_time.as_secs_f64()
+    );
 }

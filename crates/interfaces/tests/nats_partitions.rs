@@ -190,6 +190,35 @@ fn two_and_three_partitions_give_the_insights_of_one_process() {
 }
 
 #[test]
+fn a_component_with_another_partition_count_is_refused_with_both_layouts_named() {
+    let recording = support::example("flagship-configmap-oom.jsonl");
+    let recording = recording.to_str().unwrap();
+    let one = "published";
+    let three = "tapio.events.{{partition(3,2)}}";
+    // (partitions the stream was made with, partitions tried, found layout, expected layout)
+    for (made, tried, found, expected) in [(1, 3, one, three), (3, 1, three, one)] {
+        let Some(nats) = NatsServer::start(&format!("partition-mismatch-{made}")) else {
+            return;
+        };
+        let url = nats.url();
+        publish(recording, &url, made);
+        let out = Command::new(env!("CARGO_BIN_EXE_tapio"))
+            .args(["publish", recording, "--nats", &url])
+            .args(["--partitions", &tried.to_string()])
+            .output()
+            .expect("tapio runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{tried} partitions accepted");
+        assert!(
+            said.contains(&format!("stores subjects as {found}"))
+                && said.contains(&format!("expects {expected}"))
+                && said.contains("pipeline.partitions"),
+            "{said}"
+        );
+    }
+}
+
+#[test]
 fn every_replica_serves_the_insights_of_every_partition() {
     let Some(nats) = NatsServer::start("merged-view") else {
         return;

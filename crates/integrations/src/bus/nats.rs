@@ -81,92 +81,85 @@ fn nats_err(what: &str, e: impl std::fmt::Display) -> BusError {
     BusError::Nats(format!("{what}: {e}"))
 }
 
-/// A subject token: NATS forbids `.`, `*`, `>` and whitespace inside tokens.
-fn token(s: &str) -> String {
-    let t: String = s
-        .chars()
-        .map(|c| {
-            if c == '.' || c == '*' || c == '>' || c.is_whitespace() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    if t.is_empty() {
-        "_".to_owned()
-    } else {
-        t
+/// Appends `s` to `subject` as one token: NATS forbids `.`, `*`, `>` and whitespace inside
+/// tokens (each becomes `_`), and an empty token (written `_`).
+fn push_token(subject: &mut String, s: &str) {
+    if s.is_empty() {
+        subject.push('_');
+        return;
     }
+    subject.extend(s.chars().map(|c| {
+        if c == '.' || c == '*' || c == '>' || c.is_whitespace() {
+            '_'
+        } else {
+            c
+        }
+    }));
+}
+
+/// `s` as a subject token (see [`push_token`]).
+fn token(s: &str) -> String {
+    let mut t = String::with_capacity(s.len());
+    push_token(&mut t, s);
+    t
 }
 
 /// Namespace (none for cluster-scoped objects), source and kind of an observation's subject.
-fn subject_parts(o: &Observation) -> (Option<String>, String, String) {
+fn subject_parts(o: &Observation) -> (Option<&str>, &str, &str) {
     match o {
         Observation::Event(e) => (
-            e.entity.namespace.clone(),
-            e.source.as_str().to_owned(),
-            e.kind.name().to_owned(),
+            e.entity.namespace.as_deref(),
+            e.source.as_str(),
+            e.kind.name(),
         ),
         Observation::Entity(s) => (
-            s.entity.namespace.clone(),
-            "topology".to_owned(),
-            s.entity.kind.as_str().to_owned(),
+            s.entity.namespace.as_deref(),
+            "topology",
+            s.entity.kind.as_str(),
         ),
-        Observation::EntityGone { entity, .. } => (
-            entity.namespace.clone(),
-            "topology".to_owned(),
-            "gone".to_owned(),
-        ),
-        Observation::Metric(m) => (
-            m.entity.namespace.clone(),
-            "metric".to_owned(),
-            token(&m.name),
-        ),
+        Observation::EntityGone { entity, .. } => (entity.namespace.as_deref(), "topology", "gone"),
+        Observation::Metric(m) => (m.entity.namespace.as_deref(), "metric", &m.name),
         Observation::Span(s) => (
-            s.pod.as_ref().and_then(|p| p.namespace.clone()),
-            "span".to_owned(),
-            token(&s.service),
+            s.pod.as_ref().and_then(|p| p.namespace.as_deref()),
+            "span",
+            &s.service,
         ),
-        Observation::Log(l) => (
-            l.entity.namespace.clone(),
-            "log".to_owned(),
-            "record".to_owned(),
-        ),
+        Observation::Log(l) => (l.entity.namespace.as_deref(), "log", "record"),
     }
 }
 
 /// The subject an observation is published on.
 pub fn subject_of(cluster: &str, o: &Observation) -> String {
     let (ns, source, kind) = subject_parts(o);
-    match ns.filter(|ns| !ns.is_empty()) {
-        Some(ns) => format!(
-            "tapio.events.{}.{}.{}.{}",
-            token(cluster),
-            token(&ns),
-            token(&source),
-            token(&kind)
-        ),
-        None => format!(
-            "tapio.cluster.{}.{}.{}",
-            token(cluster),
-            token(&source),
-            token(&kind)
-        ),
+    let ns = ns.filter(|ns| !ns.is_empty());
+    let mut subject = String::with_capacity(
+        16 + cluster.len() + ns.map_or(0, |ns| ns.len() + 1) + source.len() + kind.len(),
+    );
+    subject.push_str(if ns.is_some() {
+        "tapio.events."
+    } else {
+        "tapio.cluster."
+    });
+    push_token(&mut subject, cluster);
+    for part in ns.into_iter().chain([source, kind]) {
+        subject.push('.');
+        push_token(&mut subject, part);
     }
+    subject
 }
 
 /// The stream's subject transform that puts the namespace's partition in front of each
-/// namespaced subject: `tapio.events.<cluster>.<ns>.…` is stored as
-/// `tapio.events.<partition>.<cluster>.<ns>.…`.
-fn partition_transform(partitions: u32) -> stream::SubjectTransform {
-    stream::SubjectTransform {
+/// namespaced subject when there are several partitions: `tapio.events.<cluster>.<ns>.…`
+/// is stored as `tapio.events.<partition>.<cluster>.<ns>.…`. A single partition stores
+/// subjects as published (the transform would cost the server a match and a rewrite of
+/// every message for nothing).
+fn partition_transform(partitions: u32) -> Option<stream::SubjectTransform> {
+    (partitions > 1).then(|| stream::SubjectTransform {
         source: "tapio.events.*.*.>".to_owned(),
         destination: format!(
-            "tapio.events.{{{{partition({},2)}}}}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}.>",
-            partitions.max(1)
+            "tapio.events.{{{{partition({partitions},2)}}}}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}.>"
         ),
-    }
+    })
 }
 
 /// The stored subjects partition `partition` of `partitions` consumes: its own namespaces
@@ -266,7 +259,7 @@ async fn ensure_streams(
     let events = stream::Config {
         name: cfg.events_stream.clone(),
         subjects: vec!["tapio.events.>".to_owned(), "tapio.cluster.>".to_owned()],
-        subject_transform: Some(partition_transform(cfg.partitions)),
+        subject_transform: partition_transform(cfg.partitions),
         storage,
         max_age: cfg.max_age,
         max_bytes: cfg.max_bytes,
@@ -762,7 +755,11 @@ mod tests {
             "one partition reads everything"
         );
         // The transform keeps every token after the namespace and fronts the partition.
-        let t = partition_transform(3);
+        assert!(
+            partition_transform(1).is_none(),
+            "one partition stores as published"
+        );
+        let t = partition_transform(3).unwrap();
         assert_eq!(t.source, "tapio.events.*.*.>");
         assert_eq!(
             t.destination,
