@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 use jiff::Timestamp;
 use tapio_domain::{Insight, InsightReport, Stats};
 use tapio_integrations::alerts::{Notifier, NotifyPolicy, Sink};
-use tapio_integrations::bus::nats::{InsightFollower, NatsBusConfig, NatsSubscriber};
+use tapio_integrations::bus::nats::{
+    InsightFollower, InsightMessage, NatsBusConfig, NatsSubscriber,
+};
 use tapio_intelligence::Engine;
 
 use crate::grpc_api::{self, TopologyQuery};
@@ -48,30 +50,43 @@ pub struct ServiceOptions {
     pub exit_when_idle: Option<Duration>,
 }
 
-/// Insights the replicas of every partition published, by id (followed from the
-/// insights stream) with the partition that published each, and how often that set
-/// changed.
+/// The insights the replicas of every partition published (followed from the insights
+/// stream) that are still part of their partition's analysis, by partition and id, and
+/// how often that changed.
 #[derive(Default)]
 struct ClusterInsights {
-    by_id: std::collections::HashMap<String, (Option<u32>, Insight)>,
+    by_id: std::collections::HashMap<(Option<u32>, String), Insight>,
     version: u64,
 }
 
+impl ClusterInsights {
+    /// Takes one message of the insights stream: an insight is added or replaces its
+    /// earlier version; a partition's current set drops what that partition published
+    /// before and no longer holds.
+    fn take(&mut self, message: InsightMessage) {
+        match message {
+            InsightMessage::Insight(p) => {
+                self.by_id
+                    .insert((p.partition, p.insight.id.clone()), p.insight);
+            }
+            InsightMessage::Current(set) => self.by_id.retain(|(partition, id), _| {
+                *partition != Some(set.partition) || set.insights.contains(id)
+            }),
+        }
+        self.version += 1;
+    }
+}
+
 /// Follows the insights stream into `into` for as long as the service runs, reconnecting
-/// after errors.
+/// after errors (a reconnected follower starts from the stream's start again).
 async fn follow_insights(bus: NatsBusConfig, into: Arc<std::sync::Mutex<ClusterInsights>>) {
     loop {
         match InsightFollower::connect(&bus).await {
             Ok(mut follower) => {
+                *into.lock().unwrap_or_else(|e| e.into_inner()) = ClusterInsights::default();
                 while let Some(next) = follower.next().await {
                     match next {
-                        Ok(published) => {
-                            let mut all = into.lock().unwrap_or_else(|e| e.into_inner());
-                            let id = published.insight.id.clone();
-                            all.by_id
-                                .insert(id, (published.partition, published.insight));
-                            all.version += 1;
-                        }
+                        Ok(message) => into.lock().unwrap_or_else(|e| e.into_inner()).take(message),
                         Err(e) => {
                             eprintln!("correlation-service: {e}");
                             break;
@@ -85,33 +100,35 @@ async fn follow_insights(bus: NatsBusConfig, into: Arc<std::sync::Mutex<ClusterI
     }
 }
 
-/// This replica's insights and those of the stream it does not hold, best first. An
-/// active replica (`analysing` its partition) leaves out what its own partition published
-/// before: its current analysis supersedes that (an insight whose root changed has a new
-/// id). A standby, analysing nothing yet, shows its partition's published insights too.
+/// This replica's insights and the current ones of the stream it does not hold, best
+/// first, each id once. An active replica (`analysing` its partition) leaves out what its
+/// own partition published: its current analysis is newer. A standby, analysing nothing
+/// yet, shows its partition's published insights too.
 fn with_other_partitions(
     own: &[Insight],
     all: &ClusterInsights,
     analysing: Option<u32>,
 ) -> Vec<Insight> {
-    let mut others: Vec<Insight> = all
+    let mut others: Vec<&Insight> = all
         .by_id
-        .values()
-        .filter(|(p, _)| analysing.is_none() || *p != analysing)
+        .iter()
+        .filter(|((p, _), _)| analysing.is_none() || *p != analysing)
         .map(|(_, i)| i)
         .filter(|i| own.iter().all(|o| o.id != i.id))
-        .cloned()
         .collect();
     if others.is_empty() {
         return own.to_vec();
     }
-    others.extend(own.iter().cloned());
+    others.extend(own);
     others.sort_by(|a, b| {
         b.confidence
             .total_cmp(&a.confidence)
             .then_with(|| a.id.cmp(&b.id))
     });
-    others
+    // A cluster-scoped incident may come from several partitions: the best copy stays.
+    let mut seen = std::collections::HashSet::new();
+    others.retain(|i| seen.insert(i.id.as_str()));
+    others.into_iter().cloned().collect()
 }
 
 /// Runs the service until `exit_when_idle` ends it or Ctrl-C / SIGTERM stops it (handing
@@ -215,11 +232,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             analysed_at = started;
             let insights = engine.analyze();
             metrics.analysed(started.elapsed().as_secs_f64(), &insights);
-            for insight in &insights {
-                if subscriber.publish_insight(insight).await? {
-                    metrics.published();
-                }
-            }
+            metrics.published(subscriber.publish_analysis(&insights).await?);
             metrics.pending(subscriber.pending().await?);
             let stats = engine.stats();
             let report = InsightReport {
@@ -271,6 +284,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tapio_integrations::bus::nats::{PartitionInsights, PublishedInsight};
 
     fn insight(id: &str, confidence: f64) -> Insight {
         serde_json::from_value(serde_json::json!({
@@ -287,13 +301,21 @@ mod tests {
     }
 
     fn published(all: &[(u32, &str, f64)]) -> ClusterInsights {
-        ClusterInsights {
-            by_id: all
-                .iter()
-                .map(|&(p, id, c)| (id.to_owned(), (Some(p), insight(id, c))))
-                .collect(),
-            version: 1,
+        let mut stream = ClusterInsights::default();
+        for &(p, id, c) in all {
+            stream.take(InsightMessage::Insight(Box::new(PublishedInsight {
+                insight: insight(id, c),
+                partition: Some(p),
+            })));
         }
+        stream
+    }
+
+    fn current(partition: u32, ids: &[&str]) -> InsightMessage {
+        InsightMessage::Current(PartitionInsights {
+            partition,
+            insights: ids.iter().map(|&i| i.to_owned()).collect(),
+        })
     }
 
     fn ids(v: &[Insight]) -> Vec<&str> {
@@ -321,5 +343,29 @@ mod tests {
             ids(&with_other_partitions(&own, &alone, Some(0))),
             ["a", "b"]
         );
+    }
+
+    #[test]
+    fn a_partitions_current_set_retires_what_it_published_before() {
+        let mut stream = published(&[(1, "old", 0.9), (1, "shared", 0.6), (2, "shared", 0.7)]);
+        stream.take(current(1, &["new"]));
+        stream.take(InsightMessage::Insight(Box::new(PublishedInsight {
+            insight: insight("new", 0.8),
+            partition: Some(1),
+        })));
+        // Partition 1 holds only "new" now; partition 2's copy of "shared" stays.
+        assert_eq!(
+            ids(&with_other_partitions(&[], &stream, Some(0))),
+            ["new", "shared"]
+        );
+        // An incident reported by several partitions is listed once, its best copy.
+        let both = published(&[(1, "node", 0.6), (2, "node", 0.7)]);
+        let view = with_other_partitions(&[], &both, Some(0));
+        assert_eq!(ids(&view), ["node"]);
+        assert_eq!(view[0].confidence, 0.7);
+        // An empty set retires everything the partition published.
+        stream.take(current(1, &[]));
+        stream.take(current(2, &[]));
+        assert!(with_other_partitions(&[], &stream, Some(0)).is_empty());
     }
 }

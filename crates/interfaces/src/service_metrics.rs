@@ -180,8 +180,8 @@ impl ServiceMetrics {
         }
     }
 
-    pub fn published(&self) {
-        self.insights_published.inc();
+    pub fn published(&self, insights: u64) {
+        self.insights_published.inc_by(insights);
     }
 
     /// The notifier's running counts.

@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::NatsServer;
-use tapio_domain::InsightReport;
+use tapio_domain::{EntityKind, EntityRef, InsightReport, Observation, Timestamp};
+use tapio_integrations::bus::nats::{NatsBusConfig, NatsPublisher, NatsSubscriber};
 
 fn tapio(args: &[&str]) -> std::process::Output {
     support::succeed(Command::new(env!("CARGO_BIN_EXE_tapio")).args(args))
@@ -254,6 +255,74 @@ fn every_replica_serves_the_insights_of_every_partition() {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+#[test]
+fn an_insight_that_another_partition_replaced_leaves_every_replica() {
+    let Some(nats) = NatsServer::start("superseded") else {
+        return;
+    };
+    let url = nats.url();
+    let first = |name: &str| {
+        analyse_locally(&support::example(name))
+            .insights
+            .into_iter()
+            .next()
+            .expect("an insight")
+    };
+    let (a, b) = (
+        first("flagship-configmap-oom.jsonl"),
+        first("crashloop-bad-config.jsonl"),
+    );
+    assert_ne!(a.id, b.id);
+    let token = "superseded";
+    let args = ["--partitions", "2", "--partition", "1"].map(str::to_owned);
+    let replica = support::CorrelationService::start_with(&url, token, &args);
+    // This test is partition 0's active replica: it takes observations from the stream and
+    // publishes analyses, one after each observation, as correlation-service does.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut bus = NatsBusConfig::new(&url);
+    bus.partitions = 2;
+    let (mut publisher, mut partition0) = rt.block_on(async {
+        let publisher = NatsPublisher::connect(&bus).await.unwrap();
+        let subscriber = NatsSubscriber::connect(&bus, "superseded", 0)
+            .await
+            .unwrap();
+        (publisher, subscriber)
+    });
+    // The root of partition 0's incident changes to another and back: the other
+    // partition's replica always lists exactly what partition 0 holds now.
+    for (step, analysis) in [vec![a.clone()], vec![b.clone()], vec![a.clone()]]
+        .into_iter()
+        .enumerate()
+    {
+        rt.block_on(async {
+            let node = Observation::EntityGone {
+                at: Timestamp::from_second(1_700_000_000 + step as i64).unwrap(),
+                entity: EntityRef::new(EntityKind::Node, None, &format!("node-{step}")),
+            };
+            publisher.publish(&node).await.unwrap();
+            publisher.flush().await.unwrap();
+            loop {
+                let fetched = partition0.fetch(Duration::from_secs(1)).await.unwrap();
+                if let Some(delivery) = fetched.deliveries.into_iter().next() {
+                    delivery.into_parts().1.ack().await.unwrap();
+                    break;
+                }
+            }
+            partition0.publish_analysis(&analysis).await.unwrap();
+        });
+        let want = analysis[0].id.clone();
+        replica.wait_for_report(token, &format!("step {step}: only {want}"), |r| {
+            let ids: Vec<&str> = r["insights"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["id"].as_str())
+                .collect();
+            ids == [want.as_str()]
+        });
     }
 }
 

@@ -414,13 +414,18 @@ pub struct NatsSubscriber {
     name: String,
     /// The partition consumed.
     partition: u32,
-    /// Message id (insight id and content hash) of each insight last published.
-    published: std::collections::HashMap<String, String>,
+    /// Content hash of each insight of the partition's current analysis, as last published.
+    published: std::collections::HashMap<String, u128>,
+    /// Ids of the insights of the analysis last published (none published yet: `None`).
+    current: Option<Vec<String>>,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     /// The continuous pull, in chunks of what has already arrived.
     messages: futures_util::stream::ReadyChunks<pull::Stream>,
     /// Consumer sequence of the last delivery received (0: none yet).
     last_delivery: u64,
+    /// Stream sequence of the last delivery received: where in the stream an analysis
+    /// stands, part of the message ids of what it publishes.
+    last_stream_sequence: u64,
     /// Messages that did not decode (counted, acknowledged, never retried forever).
     pub undecodable: u64,
 }
@@ -480,9 +485,11 @@ impl NatsSubscriber {
             name,
             partition,
             published: Default::default(),
+            current: None,
             consumer,
             messages,
             last_delivery: 0,
+            last_stream_sequence: 0,
             undecodable: 0,
         })
     }
@@ -535,14 +542,14 @@ impl NatsSubscriber {
         message: jetstream::Message,
         out: &mut Fetched,
     ) -> Result<(), BusError> {
-        let sequence = message
+        let info = message
             .info()
-            .map_err(|e| nats_err("message without metadata", e))?
-            .consumer_sequence;
-        if sequence != self.last_delivery + 1 {
+            .map_err(|e| nats_err("message without metadata", e))?;
+        if info.consumer_sequence != self.last_delivery + 1 {
             out.history_missed = true;
         }
-        self.last_delivery = sequence;
+        self.last_delivery = info.consumer_sequence;
+        self.last_stream_sequence = info.stream_sequence;
         match serde_json::from_slice::<Observation>(&message.payload) {
             Ok(observation) => out.deliveries.push(Delivery {
                 observation,
@@ -632,29 +639,79 @@ impl NatsSubscriber {
         Ok(info.num_pending + info.num_ack_pending as u64)
     }
 
-    /// Publishes an insight to the insights stream, marked with the partition that found
-    /// it, when it is new or its content changed since this subscriber last published it
-    /// (returns whether it did). The message id is the insight id and a hash of its
-    /// content, so JetStream also drops a copy another replica already stored.
-    pub async fn publish_insight(&mut self, insight: &Insight) -> Result<bool, BusError> {
-        let payload = serde_json::to_vec(insight).map_err(|e| nats_err("cannot encode", e))?;
-        let id = format!("{}@{}", insight.id, message_id(&payload));
-        if self.published.get(&insight.id) == Some(&id) {
-            return Ok(false);
-        }
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", id.as_str());
-        headers.insert(PARTITION_HEADER, self.partition.to_string().as_str());
+    /// Publishes the partition's analysis to the insights stream: each insight that is new
+    /// or whose content changed since this subscriber last published it, then, when the set
+    /// of insights changed, the set itself ([`PartitionInsights`]), which tells followers
+    /// that the partition's other insights are superseded. Every message is marked with the
+    /// partition; its message id names what it carries, its content and the stream position
+    /// of the analysis (a partition analyses after taking new observations, so no two of its
+    /// analyses share one), so JetStream drops a retried publish while a later analysis that
+    /// comes back to an earlier content is still stored. Returns how many insights it
+    /// published.
+    pub async fn publish_analysis(&mut self, insights: &[Insight]) -> Result<u64, BusError> {
         let subject = format!("tapio.insights.{}", token(&self.cfg.cluster));
+        let mut sent = 0;
+        for insight in insights {
+            let payload = serde_json::to_vec(insight).map_err(|e| nats_err("cannot encode", e))?;
+            let hash = xxhash_rust::xxh3::xxh3_128(&payload);
+            if self.published.get(&insight.id) == Some(&hash) {
+                continue;
+            }
+            let id = format!("{}@{hash:032x}@{}", insight.id, self.last_stream_sequence);
+            self.publish_marked(subject.clone(), &id, payload).await?;
+            self.published.insert(insight.id.clone(), hash);
+            sent += 1;
+        }
+        let ids: Vec<String> = insights.iter().map(|i| i.id.clone()).collect();
+        if self.current.as_ref() != Some(&ids) {
+            let set = PartitionInsights {
+                partition: self.partition,
+                insights: ids,
+            };
+            let payload = serde_json::to_vec(&set).map_err(|e| nats_err("cannot encode", e))?;
+            let id = format!(
+                "current@{}@{}@{}",
+                self.partition,
+                message_id(&payload),
+                self.last_stream_sequence
+            );
+            self.publish_marked(format!("{subject}.current"), &id, payload)
+                .await?;
+            // An insight that leaves the analysis is published again if it comes back.
+            self.published.retain(|id, _| set.insights.contains(id));
+            self.current = Some(set.insights);
+        }
+        Ok(sent)
+    }
+
+    /// Publishes to the insights stream with this message id and the partition header, and
+    /// waits for the acknowledgement.
+    async fn publish_marked(
+        &self,
+        subject: String,
+        id: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), BusError> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id);
+        headers.insert(PARTITION_HEADER, self.partition.to_string().as_str());
         self.js
             .publish_with_headers(subject, headers, payload.into())
             .await
             .map_err(|e| nats_err("cannot publish insight", e))?
             .await
             .map_err(|e| nats_err("insight not acknowledged", e))?;
-        self.published.insert(insight.id.clone(), id);
-        Ok(true)
+        Ok(())
     }
+}
+
+/// The insights a partition's analysis holds, in its order, published on
+/// `tapio.insights.<cluster>.current` whenever that set changes: any other insight the
+/// partition published before is superseded (its root changed, or it ended).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionInsights {
+    pub partition: u32,
+    pub insights: Vec<String>,
 }
 
 /// Header naming the partition whose replica published an insight.
@@ -667,9 +724,18 @@ pub struct PublishedInsight {
     pub partition: Option<u32>,
 }
 
+/// What the insights stream carries.
+pub enum InsightMessage {
+    /// An insight, new or changed.
+    Insight(Box<PublishedInsight>),
+    /// A partition's current set of insights.
+    Current(PartitionInsights),
+}
+
 /// Follows the insights stream from its start: what every replica of every partition has
 /// published, in order, so that each replica can serve the whole cluster's insights.
-/// Messages that are not insights (written there by something else) are skipped.
+/// Messages that are neither insights nor insight sets (written there by something else)
+/// are skipped.
 pub struct InsightFollower {
     messages: pull::Ordered,
 }
@@ -683,9 +749,10 @@ impl InsightFollower {
             .get_stream(&cfg.insights_stream)
             .await
             .map_err(|e| nats_err("cannot open the insights stream", e))?;
+        let subject = format!("tapio.insights.{}", token(&cfg.cluster));
         let messages = stream
             .create_consumer(pull::OrderedConfig {
-                filter_subject: format!("tapio.insights.{}", token(&cfg.cluster)),
+                filter_subjects: vec![subject.clone(), format!("{subject}.current")],
                 deliver_policy: DeliverPolicy::All,
                 ..Default::default()
             })
@@ -697,21 +764,29 @@ impl InsightFollower {
         Ok(Self { messages })
     }
 
-    /// The next insight published; `None` when the stream ends (the connection is gone).
-    pub async fn next(&mut self) -> Option<Result<PublishedInsight, BusError>> {
+    /// The next message published; `None` when the stream ends (the connection is gone).
+    pub async fn next(&mut self) -> Option<Result<InsightMessage, BusError>> {
         loop {
             let message = match self.messages.next().await? {
                 Ok(m) => m,
                 Err(e) => return Some(Err(nats_err("cannot follow the insights stream", e))),
             };
+            if message.subject.ends_with(".current") {
+                if let Ok(set) = serde_json::from_slice(&message.payload) {
+                    return Some(Ok(InsightMessage::Current(set)));
+                }
+                continue;
+            }
             let partition = message
                 .headers
                 .as_ref()
                 .and_then(|h| h.get(PARTITION_HEADER))
                 .and_then(|v| v.as_str().parse().ok());
-            match serde_json::from_slice::<Insight>(&message.payload) {
-                Ok(insight) => return Some(Ok(PublishedInsight { insight, partition })),
-                Err(_) => continue,
+            if let Ok(insight) = serde_json::from_slice::<Insight>(&message.payload) {
+                return Some(Ok(InsightMessage::Insight(Box::new(PublishedInsight {
+                    insight,
+                    partition,
+                }))));
             }
         }
     }
