@@ -328,6 +328,24 @@ impl EventKind {
         }
     }
 
+    /// True for a change someone made to the configuration or the rollout of a workload
+    /// (a cause, never a symptom). Changes are few; every partition of the cluster is sent
+    /// all of them, so that a change in one namespace can explain failures in another.
+    pub fn is_change(&self) -> bool {
+        matches!(
+            self,
+            Self::ConfigChanged { .. }
+                | Self::SecretChanged { .. }
+                | Self::ImageChanged { .. }
+                | Self::ResourcesChanged { .. }
+                | Self::ProbeChanged { .. }
+                | Self::EnvChanged { .. }
+                | Self::RolloutRestarted
+                | Self::ReplicasChanged { .. }
+                | Self::PolicyChanged { .. }
+        )
+    }
+
     /// True for a container that ended because it ran out of memory.
     pub fn is_oom(&self) -> bool {
         match self {

@@ -5,6 +5,7 @@ pub mod entity;
 pub mod event;
 pub mod insight;
 pub mod observation;
+pub mod partition;
 pub mod telemetry;
 
 pub use entity::{EntityKey, EntityKind, EntityRef, EntitySnapshot, Relation, RelationKind};
@@ -15,4 +16,5 @@ pub use insight::{
 };
 pub use jiff::{SignedDuration, Timestamp};
 pub use observation::Observation;
+pub use partition::{partition_of, Partition};
 pub use telemetry::{LogRecord, MetricSample, SpanRecord};

@@ -2,8 +2,8 @@
 //! (`tapio analyze`, `tapio run`) and behind the bus in `correlation-service`.
 
 use tapio_domain::{
-    EntityKind, EntityRef, Event, EventId, EventKind, Insight, Observation, RawRef, Severity,
-    Source,
+    EntityKind, EntityRef, Event, EventId, EventKind, Insight, Observation, Partition, RawRef,
+    Severity, Source,
 };
 
 use crate::analysis::{
@@ -47,6 +47,8 @@ pub struct EngineStats {
     pub metric_series: u64,
     pub spans: u64,
     pub logs: u64,
+    /// Events, samples, spans and logs about namespaces of other partitions, left to them.
+    pub elsewhere: u64,
 }
 
 /// Correlation and analysis over everything ingested so far.
@@ -61,6 +63,9 @@ pub struct Engine {
     events_in: u64,
     spans_in: u64,
     logs_in: u64,
+    /// The partition this engine analyses (`None`: the whole cluster).
+    partition: Option<Partition>,
+    elsewhere: u64,
 }
 
 impl Engine {
@@ -69,11 +74,30 @@ impl Engine {
         Self::default()
     }
 
+    /// An engine for one partition of the cluster: it keeps the whole topology and every
+    /// change (every partition is sent all of them) but analyses only the other evidence
+    /// (failures, samples, spans, logs) about its own namespaces and cluster-scoped
+    /// objects, so that an incident is reported by the partition that owns its symptoms.
+    pub fn for_partition(partition: Partition) -> Self {
+        Self {
+            partition: Some(partition),
+            ..Self::default()
+        }
+    }
+
+    /// Whether evidence about an object in `namespace` (none: cluster-scoped) is this
+    /// engine's to analyse.
+    fn analyses(&self, namespace: Option<&str>) -> bool {
+        match (self.partition, namespace) {
+            (Some(p), Some(ns)) => p.owns(ns),
+            _ => true,
+        }
+    }
+
     /// Takes one observation.
     pub fn ingest(&mut self, observation: Observation) {
         match observation {
             Observation::Event(mut e) => {
-                self.events_in += 1;
                 e.entity = self.topology.resolve(&e.entity);
                 // A DNS failure is about the pod that asked, named by its address.
                 if let EventKind::DnsFailure { client, .. } = &e.kind {
@@ -81,6 +105,13 @@ impl Engine {
                         e.entity = pod.to_ref();
                     }
                 }
+                // Changes reach every partition: one in another namespace may explain a
+                // failure in this one.
+                if !e.kind.is_change() && !self.analyses(e.entity.namespace.as_deref()) {
+                    self.elsewhere += 1;
+                    return;
+                }
+                self.events_in += 1;
                 self.observe_traffic(&e);
                 self.timeline.push(e);
             }
@@ -91,14 +122,26 @@ impl Engine {
                 if m.entity.name.is_empty() {
                     m.entity = self.topology.resolve(&m.entity);
                 }
+                if !self.analyses(m.entity.namespace.as_deref()) {
+                    self.elsewhere += 1;
+                    return;
+                }
                 self.series.push(&m);
             }
             Observation::Span(s) => {
+                if !self.analyses(s.pod.as_ref().and_then(|p| p.namespace.as_deref())) {
+                    self.elsewhere += 1;
+                    return;
+                }
                 self.spans_in += 1;
                 self.spans.push(&s);
                 self.calls.push(&s);
             }
             Observation::Log(l) => {
+                if !self.analyses(l.entity.namespace.as_deref()) {
+                    self.elsewhere += 1;
+                    return;
+                }
                 self.logs_in += 1;
                 self.error_logs.push(&l);
             }
@@ -145,6 +188,7 @@ impl Engine {
             metric_series: self.series.len() as u64,
             spans: self.spans_in,
             logs: self.logs_in,
+            elsewhere: self.elsewhere,
         }
     }
 

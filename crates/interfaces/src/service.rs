@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use jiff::Timestamp;
-use tapio_domain::{Insight, InsightReport, Stats};
+use tapio_domain::{Insight, InsightReport, Partition, Stats};
 use tapio_integrations::alerts::{Notifier, NotifyPolicy, Sink};
 use tapio_integrations::bus::nats::{
     InsightFollower, InsightMessage, NatsBusConfig, NatsSubscriber,
@@ -173,7 +173,15 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
     }
     let mut subscriber =
         NatsSubscriber::connect(&options.bus, &options.durable, options.partition).await?;
-    let mut engine = Engine::new();
+    // One partition of several analyses the evidence of its own namespaces only.
+    let new_engine = || match options.bus.partitions {
+        0 | 1 => Engine::new(),
+        count => Engine::for_partition(Partition {
+            index: options.partition,
+            count,
+        }),
+    };
+    let mut engine = new_engine();
     let mut dirty = false;
     let mut idle_since = Instant::now();
     let mut analysed_at = Instant::now();
@@ -197,7 +205,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
         if fetched.history_missed {
             // Taking the partition over (or restarting): the state is what the
             // acknowledged history implies, rebuilt from scratch so nothing counts twice.
-            engine = Engine::new();
+            engine = new_engine();
             let replayed = subscriber.replay_acknowledged(|o| engine.ingest(o)).await?;
             metrics.replayed(replayed);
             consumed = replayed;

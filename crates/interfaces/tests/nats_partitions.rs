@@ -10,7 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::NatsServer;
-use tapio_domain::{EntityKind, EntityRef, InsightReport, Observation, Timestamp};
+use tapio_domain::{
+    EntityKind, EntityRef, Event, EventId, EventKind, InsightReport, Observation, Partition,
+    RawRef, Severity, Source, Timestamp,
+};
 use tapio_integrations::bus::nats::{NatsBusConfig, NatsPublisher, NatsSubscriber};
 
 fn tapio(args: &[&str]) -> std::process::Output {
@@ -255,6 +258,103 @@ fn every_replica_serves_the_insights_of_every_partition() {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// An event about `pod` in `namespace`.
+fn event(namespace: &str, pod: &str, kind: EventKind) -> Observation {
+    Observation::Event(Event {
+        id: EventId::derive(
+            Source::Kubeapi,
+            format!("{namespace}/{pod}").as_bytes(),
+            kind.name(),
+        ),
+        at: Timestamp::from_second(1_700_000_000).unwrap(),
+        source: Source::Kubeapi,
+        kind,
+        severity: Severity::Warning,
+        entity: EntityRef::new(EntityKind::Pod, Some(namespace), pod),
+        node: None,
+        raw: RawRef::default(),
+    })
+}
+
+#[test]
+fn the_server_sends_each_namespace_to_the_partition_its_engine_analyses() {
+    let Some(nats) = NatsServer::start("agree") else {
+        return;
+    };
+    let count = 3;
+    let mut bus = NatsBusConfig::new(&nats.url());
+    bus.partitions = count;
+    let namespaces: Vec<String> = (0..30).map(|i| format!("team-{i}")).collect();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Per namespace: a restart (evidence, for its partition only), the pod's topology and a
+    // ConfigMap change (for every partition).
+    let restart = |ns: &str| {
+        event(
+            ns,
+            "api",
+            EventKind::ContainerRestarted {
+                container: "api".into(),
+                restarts: 1,
+            },
+        )
+    };
+    let change = |ns: &str| {
+        event(
+            ns,
+            "api",
+            EventKind::ConfigChanged {
+                keys: vec!["K".into()],
+            },
+        )
+    };
+    let gone = |ns: &str| Observation::EntityGone {
+        at: Timestamp::from_second(1_700_000_000).unwrap(),
+        entity: EntityRef::new(EntityKind::Pod, Some(ns), "api"),
+    };
+    rt.block_on(async {
+        let mut publisher = NatsPublisher::connect(&bus).await.unwrap();
+        for ns in &namespaces {
+            for o in [restart(ns), change(ns), gone(ns)] {
+                publisher.publish(&o).await.unwrap();
+            }
+        }
+        publisher.flush().await.unwrap();
+    });
+    for index in 0..count {
+        let mut expected: Vec<Observation> = namespaces
+            .iter()
+            .flat_map(|ns| {
+                let own = Partition { index, count }.owns(ns);
+                [own.then(|| restart(ns)), Some(change(ns)), Some(gone(ns))]
+            })
+            .flatten()
+            .collect();
+        let received = rt.block_on(async {
+            let mut subscriber = NatsSubscriber::connect(&bus, "agree", index).await.unwrap();
+            let mut received = Vec::new();
+            while subscriber.pending().await.unwrap() > 0 || received.is_empty() {
+                for delivery in subscriber
+                    .fetch(Duration::from_secs(5))
+                    .await
+                    .unwrap()
+                    .deliveries
+                {
+                    let (o, ack) = delivery.into_parts();
+                    ack.ack().await.unwrap();
+                    received.push(o);
+                }
+            }
+            received
+        });
+        let key = |o: &Observation| serde_json::to_string(o).unwrap();
+        let mut received: Vec<String> = received.iter().map(key).collect();
+        let mut expected: Vec<String> = expected.drain(..).map(|o| key(&o)).collect();
+        received.sort();
+        expected.sort();
+        assert_eq!(received, expected, "partition {index}");
     }
 }
 

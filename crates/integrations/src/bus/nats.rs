@@ -104,44 +104,58 @@ fn token(s: &str) -> String {
     t
 }
 
-/// Namespace (none for cluster-scoped objects), source and kind of an observation's subject.
-fn subject_parts(o: &Observation) -> (Option<&str>, &str, &str) {
+/// Namespace, source and kind of an observation's subject, and whether every partition
+/// needs it: facts about cluster-scoped objects (no namespace), the topology of every
+/// namespace (which pods a Service selects, which IP is which pod, what mounts what) and
+/// every change (a ConfigMap, an image, a NetworkPolicy), so that each partition can follow
+/// a call or a dependency into another partition's namespaces and find the change there
+/// that broke it.
+fn subject_parts(o: &Observation) -> (Option<&str>, &str, &str, bool) {
     match o {
         Observation::Event(e) => (
             e.entity.namespace.as_deref(),
             e.source.as_str(),
             e.kind.name(),
+            e.kind.is_change(),
         ),
         Observation::Entity(s) => (
             s.entity.namespace.as_deref(),
             "topology",
             s.entity.kind.as_str(),
+            true,
         ),
-        Observation::EntityGone { entity, .. } => (entity.namespace.as_deref(), "topology", "gone"),
-        Observation::Metric(m) => (m.entity.namespace.as_deref(), "metric", &m.name),
+        Observation::EntityGone { entity, .. } => {
+            (entity.namespace.as_deref(), "topology", "gone", true)
+        }
+        Observation::Metric(m) => (m.entity.namespace.as_deref(), "metric", &m.name, false),
         Observation::Span(s) => (
             s.pod.as_ref().and_then(|p| p.namespace.as_deref()),
             "span",
             &s.service,
+            false,
         ),
-        Observation::Log(l) => (l.entity.namespace.as_deref(), "log", "record"),
+        Observation::Log(l) => (l.entity.namespace.as_deref(), "log", "record", false),
     }
 }
 
-/// The subject an observation is published on.
+/// The subject an observation is published on: `tapio.events.<cluster>.<ns>.<source>.<kind>`
+/// for what one partition needs, `tapio.cluster.<cluster>.<source>.<kind>[.<ns>]` for what
+/// every partition needs (see [`subject_parts`]).
 pub fn subject_of(cluster: &str, o: &Observation) -> String {
-    let (ns, source, kind) = subject_parts(o);
+    let (ns, source, kind, shared) = subject_parts(o);
     let ns = ns.filter(|ns| !ns.is_empty());
     let mut subject = String::with_capacity(
         16 + cluster.len() + ns.map_or(0, |ns| ns.len() + 1) + source.len() + kind.len(),
     );
-    subject.push_str(if ns.is_some() {
-        "tapio.events."
+    let parts: [Option<&str>; 3] = if shared || ns.is_none() {
+        subject.push_str("tapio.cluster.");
+        [Some(source), Some(kind), ns]
     } else {
-        "tapio.cluster."
-    });
+        subject.push_str("tapio.events.");
+        [ns, Some(source), Some(kind)]
+    };
     push_token(&mut subject, cluster);
-    for part in ns.into_iter().chain([source, kind]) {
+    for part in parts.into_iter().flatten() {
         subject.push('.');
         push_token(&mut subject, part);
     }
@@ -805,7 +819,21 @@ mod tests {
         };
         assert_eq!(
             subject_of("prod.eu", &o),
-            "tapio.events.prod_eu.shop.topology.gone"
+            "tapio.cluster.prod_eu.topology.gone.shop",
+            "the topology goes to every partition"
+        );
+        let metric = Observation::Metric(tapio_domain::MetricSample {
+            at: Timestamp::from_second(1).unwrap(),
+            entity: EntityRef::new(EntityKind::Pod, Some("shop"), "cart-1"),
+            service: None,
+            name: "memory.working set".into(),
+            value: 1.0,
+            counter: false,
+            attributes: Vec::new(),
+        });
+        assert_eq!(
+            subject_of("prod", &metric),
+            "tapio.events.prod.shop.metric.memory_working_set"
         );
         assert_eq!(token("a b*c>d"), "a_b_c_d");
         assert_eq!(token(""), "_");
