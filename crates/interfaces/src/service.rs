@@ -13,6 +13,7 @@ use tapio_integrations::alerts::{Notifier, NotifyPolicy, Sink};
 use tapio_integrations::bus::nats::{
     InsightFollower, InsightMessage, NatsBusConfig, NatsSubscriber,
 };
+use tapio_intelligence::analysis::merge_partitions;
 use tapio_intelligence::Engine;
 
 use crate::grpc_api::{self, TopologyQuery};
@@ -100,35 +101,28 @@ async fn follow_insights(bus: NatsBusConfig, into: Arc<std::sync::Mutex<ClusterI
     }
 }
 
-/// This replica's insights and the current ones of the stream it does not hold, best
-/// first, each id once. An active replica (`analysing` its partition) leaves out what its
-/// own partition published: its current analysis is newer. A standby, analysing nothing
-/// yet, shows its partition's published insights too.
+/// This replica's insights and the current ones of the stream it does not hold, as one
+/// cluster's ([`merge_partitions`]: best first, each id once, a partition's view of another
+/// partition's incident folded into it), each with the partition whose copy is kept. An
+/// active replica (`analysing` its partition) leaves out what its own partition published:
+/// its current analysis is newer. A standby, analysing nothing yet, shows its partition's
+/// published insights too.
 fn with_other_partitions(
     own: &[Insight],
     all: &ClusterInsights,
     analysing: Option<u32>,
-) -> Vec<Insight> {
-    let mut others: Vec<&Insight> = all
+) -> Vec<(Option<u32>, Insight)> {
+    let others: Vec<(Option<u32>, Insight)> = all
         .by_id
         .iter()
         .filter(|((p, _), _)| analysing.is_none() || *p != analysing)
-        .map(|(_, i)| i)
-        .filter(|i| own.iter().all(|o| o.id != i.id))
+        .map(|((p, _), i)| (*p, i.clone()))
         .collect();
+    let own = own.iter().map(|i| (analysing, i.clone()));
     if others.is_empty() {
-        return own.to_vec();
+        return own.collect();
     }
-    others.extend(own);
-    others.sort_by(|a, b| {
-        b.confidence
-            .total_cmp(&a.confidence)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    // A cluster-scoped incident may come from several partitions: the best copy stays.
-    let mut seen = std::collections::HashSet::new();
-    others.retain(|i| seen.insert(i.id.as_str()));
-    others.into_iter().cloned().collect()
+    merge_partitions(own.chain(others).collect())
 }
 
 /// Runs the service until `exit_when_idle` ends it or Ctrl-C / SIGTERM stops it (handing
@@ -255,7 +249,17 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                 },
             };
             if !notifier.is_empty() {
-                for e in notifier.offer(&report.insights).await {
+                // An incident another partition also reports, or explains, is announced
+                // once: by the partition whose copy the cluster's view keeps.
+                let ours: Vec<Insight> = {
+                    let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
+                    let mine = Some(options.partition);
+                    with_other_partitions(&report.insights, &all, mine)
+                        .into_iter()
+                        .filter_map(|(p, i)| (p == mine).then_some(i))
+                        .collect()
+                };
+                for e in notifier.offer(&ours).await {
                     eprintln!("correlation-service: alert not delivered: {e}");
                 }
                 metrics.alerts(notifier.stats);
@@ -271,6 +275,9 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                 cluster_seen = all.version;
                 let analysing = (consumed > 0).then_some(options.partition);
                 with_other_partitions(&last.insights, &all, analysing)
+                    .into_iter()
+                    .map(|(_, i)| i)
+                    .collect()
             })
         };
         if let Some(insights) = view {
@@ -326,8 +333,8 @@ mod tests {
         })
     }
 
-    fn ids(v: &[Insight]) -> Vec<&str> {
-        v.iter().map(|i| i.id.as_str()).collect()
+    fn ids(v: &[(Option<u32>, Insight)]) -> Vec<&str> {
+        v.iter().map(|(_, i)| i.id.as_str()).collect()
     }
 
     #[test]
@@ -370,7 +377,15 @@ mod tests {
         let both = published(&[(1, "node", 0.6), (2, "node", 0.7)]);
         let view = with_other_partitions(&[], &both, Some(0));
         assert_eq!(ids(&view), ["node"]);
-        assert_eq!(view[0].confidence, 0.7);
+        assert_eq!((view[0].0, view[0].1.confidence), (Some(2), 0.7));
+        // Partition 1's replica therefore leaves the announcement to partition 2.
+        let own = [insight("node", 0.6)];
+        let mut others = published(&[(2, "node", 0.7)]);
+        let view = with_other_partitions(&own, &others, Some(1));
+        assert!(view.iter().all(|(p, _)| *p != Some(1)));
+        others.take(current(2, &[]));
+        let view = with_other_partitions(&own, &others, Some(1));
+        assert_eq!(view[0].0, Some(1), "once partition 2 no longer has it");
         // An empty set retires everything the partition published.
         stream.take(current(1, &[]));
         stream.take(current(2, &[]));

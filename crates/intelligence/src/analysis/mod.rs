@@ -5,6 +5,7 @@
 mod cascade;
 mod incidents;
 mod insights;
+mod partitions;
 mod recommend;
 mod roots;
 mod service_insights;
@@ -12,6 +13,7 @@ mod service_insights;
 pub use cascade::widen_with_callers;
 pub use incidents::{find_incidents, Incident};
 pub use insights::{explain_incidents, Analysis};
+pub use partitions::merge_partitions;
 pub use roots::{root_of, RootClass};
 pub use service_insights::service_insights;
 

@@ -1,0 +1,161 @@
+//! The insights of several partitions as one cluster's: each partition analyses its own
+//! namespaces' evidence, so an incident that crosses partitions can be reported twice: by
+//! the partition of its root, and by a partition whose pods fail downstream, which sees no
+//! further than the other partition's failing service and names that as the root.
+
+use std::collections::HashSet;
+
+use tapio_domain::{EntityName, Insight, RootCause};
+
+/// Whether `e` names the root: the same object, or the root's workload or service.
+fn names_root(e: &EntityName, root: &RootCause) -> bool {
+    if *e == root.entity {
+        return true;
+    }
+    if e.namespace != root.entity.namespace {
+        return false;
+    }
+    let workload = root
+        .workload
+        .as_deref()
+        .and_then(|w| w.split_once('/'))
+        .is_some_and(|(kind, name)| e.kind == kind && e.name == name);
+    let service = e.kind == "Service" && root.service.as_deref() == Some(e.name.as_str());
+    workload || service
+}
+
+/// Whether `cause` explains the root of `downstream`: that root is a step of its chain
+/// (after its own root) or among what it affects.
+fn explains(cause: &Insight, downstream: &Insight) -> bool {
+    let root = &downstream.root_cause;
+    cause.root_cause.entity != root.entity
+        && cause
+            .chain
+            .iter()
+            .skip(1)
+            .map(|s| &s.entity)
+            .chain(&cause.affected)
+            .any(|e| names_root(e, root))
+}
+
+/// The cluster's insights from each partition's (`None`: a partition not known), best
+/// first, each with the partition whose copy is kept: each id once (its most confident
+/// copy; of equal ones, the lowest partition's), and an insight whose root another
+/// partition's more confident insight explains folded into that one (its affected objects
+/// added to it).
+pub fn merge_partitions(mut all: Vec<(Option<u32>, Insight)>) -> Vec<(Option<u32>, Insight)> {
+    all.sort_by(|(pa, a), (pb, b)| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| pa.cmp(pb))
+    });
+    let mut ids = HashSet::new();
+    all.retain(|(_, i)| ids.insert(i.id.clone()));
+    let mut merged: Vec<(Option<u32>, Insight)> = Vec::with_capacity(all.len());
+    for (partition, insight) in all {
+        let cause = merged
+            .iter_mut()
+            .find(|(p, cause)| *p != partition && explains(cause, &insight));
+        match cause {
+            Some((_, cause)) => {
+                for e in insight.affected {
+                    if !cause.affected.contains(&e) {
+                        cause.affected.push(e);
+                    }
+                }
+            }
+            None => merged.push((partition, insight)),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insight(
+        id: &str,
+        confidence: f64,
+        root: &str,
+        chain: &[&str],
+        affected: &[&str],
+    ) -> Insight {
+        let entity = |s: &str| {
+            let (kind, rest) = s.split_once(' ').unwrap();
+            let (ns, name) = rest.split_once('/').unwrap();
+            serde_json::json!({"kind": kind, "namespace": ns, "name": name})
+        };
+        serde_json::from_value(serde_json::json!({
+            "id": id, "pattern": "p", "confidence": confidence, "summary": id,
+            "root_cause": {"kind": "DependencyFailure", "entity": entity(root),
+                           "service": root.split('/').nth(1).unwrap().split('-').next(),
+                           "at": "2026-01-01T00:00:00Z"},
+            "symptom": {"kind": "CallsFailing", "entity": entity(root),
+                        "at": "2026-01-01T00:01:00Z"},
+            "chain": chain.iter().map(|s| serde_json::json!({
+                "kind": "k", "entity": entity(s), "at": "2026-01-01T00:00:00Z",
+                "evidence": [], "why": ""})).collect::<Vec<_>>(),
+            "affected": affected.iter().map(|s| entity(s)).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_downstream_view_of_another_partitions_incident_is_folded_into_it() {
+        // Partition 1 (payments) sees the ledger fail its callers; partition 0 (shop) sees
+        // only payments-api failing its calls and names it.
+        let ledger = insight(
+            "ledger",
+            0.51,
+            "Pod payments/ledger-1",
+            &["Pod payments/ledger-1", "Service payments/payments"],
+            &["Pod payments/ledger-1", "Service payments/payments"],
+        );
+        let seen_from_shop = insight(
+            "shop-view",
+            0.45,
+            "Pod payments/payments-7",
+            &["Pod payments/payments-7"],
+            &["Pod shop/web-1", "Pod payments/payments-7"],
+        );
+        let merged = merge_partitions(vec![
+            (Some(0), seen_from_shop.clone()),
+            (Some(1), ledger.clone()),
+        ]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].0, Some(1));
+        assert_eq!(merged[0].1.id, "ledger");
+        assert!(merged[0].1.affected.iter().any(|e| e.name == "web-1"));
+        // Within one partition nothing is folded: that analysis already chose.
+        let one = merge_partitions(vec![(Some(1), seen_from_shop), (Some(1), ledger)]);
+        assert_eq!(one.len(), 2);
+    }
+
+    #[test]
+    fn unrelated_insights_stay_and_copies_are_listed_once() {
+        let a = insight(
+            "a",
+            0.7,
+            "Pod shop/cart-1",
+            &["Pod shop/cart-1"],
+            &["Pod shop/cart-1"],
+        );
+        let b = insight(
+            "b",
+            0.8,
+            "Pod web/front-1",
+            &["Pod web/front-1"],
+            &["Pod web/front-1"],
+        );
+        let merged = merge_partitions(vec![(Some(2), a.clone()), (Some(1), b), (Some(0), a)]);
+        let kept: Vec<(Option<u32>, &str)> =
+            merged.iter().map(|(p, i)| (*p, i.id.as_str())).collect();
+        assert_eq!(
+            kept,
+            [(Some(1), "b"), (Some(0), "a")],
+            "equal copies: the lowest partition's"
+        );
+    }
+}
