@@ -140,7 +140,7 @@ fn subject_parts(o: &Observation) -> (Option<&str>, &str, &str, bool) {
 
 /// The subject an observation is published on: `tapio.events.<cluster>.<ns>.<source>.<kind>`
 /// for what one partition needs, `tapio.cluster.<cluster>.<source>.<kind>[.<ns>]` for what
-/// every partition needs (see [`subject_parts`]).
+/// every partition needs: facts about cluster-scoped objects, the topology and changes.
 pub fn subject_of(cluster: &str, o: &Observation) -> String {
     let (ns, source, kind, shared) = subject_parts(o);
     let ns = ns.filter(|ns| !ns.is_empty());
