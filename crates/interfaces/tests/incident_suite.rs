@@ -193,15 +193,6 @@ fn roots(insights: &[Insight]) -> Vec<String> {
         .collect()
 }
 
-/// Recordings whose root causes differ when the cluster is split into partitions, and why. The single-process answer must still be among the partitions' insights; a case
-/// that stops differing is reported, to be removed from here.
-const PARTITIONS_DIFFER: &[(&str, &str)] = &[(
-    "node-memory-pressure-noisy-neighbour.jsonl",
-    "the neighbour's memory growth is evidence in its own namespace's partition: the \
-     partition of the evicted pods blames the node's memory pressure, the neighbour's \
-     partition reports the neighbour's leak",
-)];
-
 /// Every recording of the suite analysed by 2 and by 3 partitions, each fed what the bus
 /// delivers to it, as `correlation-service` replicas are: together (merged as every
 /// replica's API merges them) they must name the root causes one process names, in its
@@ -241,18 +232,7 @@ fn partitions_find_the_root_causes_one_process_finds() {
             .into_iter()
             .map(|(_, i)| i)
             .collect();
-            let known = PARTITIONS_DIFFER.iter().any(|(file, _)| *file == case.file);
-            let same = roots(&single) == roots(&union);
-            if known {
-                if same {
-                    differences.push(format!("{}: listed as differing but does not", case.file));
-                }
-                if let Some(root) = roots(&single).first() {
-                    if !roots(&union).contains(root) {
-                        differences.push(format!("{}: {root} is missing", case.file));
-                    }
-                }
-            } else if !same {
+            if roots(&single) != roots(&union) {
                 differences.push(format!(
                     "{} with {count} partitions: {:?} instead of {:?}",
                     case.file,

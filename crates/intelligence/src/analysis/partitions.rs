@@ -1,7 +1,8 @@
 //! The insights of several partitions as one cluster's: each partition analyses its own
 //! namespaces' evidence, so an incident that crosses partitions can be reported twice: by
 //! the partition of its root, and by a partition whose pods fail downstream, which sees no
-//! further than the other partition's failing service and names that as the root.
+//! further than a step of that incident (another partition's failing service, a node's
+//! memory pressure) and names that step as the root.
 
 use std::collections::HashSet;
 
@@ -24,8 +25,8 @@ fn names_root(e: &EntityName, root: &RootCause) -> bool {
     workload || service
 }
 
-/// Whether `cause` explains the root of `downstream`: that root is a step of its chain
-/// (after its own root) or among what it affects.
+/// Whether `cause` explains the root of `downstream`: that root is a step of its causal
+/// chain, after its own root.
 fn explains(cause: &Insight, downstream: &Insight) -> bool {
     let root = &downstream.root_cause;
     cause.root_cause.entity != root.entity
@@ -33,16 +34,14 @@ fn explains(cause: &Insight, downstream: &Insight) -> bool {
             .chain
             .iter()
             .skip(1)
-            .map(|s| &s.entity)
-            .chain(&cause.affected)
-            .any(|e| names_root(e, root))
+            .any(|s| names_root(&s.entity, root))
 }
 
 /// The cluster's insights from each partition's (`None`: a partition not known), best
 /// first, each with the partition whose copy is kept: each id once (its most confident
-/// copy; of equal ones, the lowest partition's), and an insight whose root another
-/// partition's more confident insight explains folded into that one (its affected objects
-/// added to it).
+/// copy; of equal ones, the lowest partition's), and an insight whose root is a step in the
+/// chain of another partition's insight (and not the other way round) folded into that
+/// one, its affected objects added: the partition downstream saw no further than that step.
 pub fn merge_partitions(mut all: Vec<(Option<u32>, Insight)>) -> Vec<(Option<u32>, Insight)> {
     all.sort_by(|(pa, a), (pb, b)| {
         b.confidence
@@ -52,23 +51,33 @@ pub fn merge_partitions(mut all: Vec<(Option<u32>, Insight)>) -> Vec<(Option<u32
     });
     let mut ids = HashSet::new();
     all.retain(|(_, i)| ids.insert(i.id.clone()));
-    let mut merged: Vec<(Option<u32>, Insight)> = Vec::with_capacity(all.len());
-    for (partition, insight) in all {
-        let cause = merged
-            .iter_mut()
-            .find(|(p, cause)| *p != partition && explains(cause, &insight));
-        match cause {
-            Some((_, cause)) => {
-                for e in insight.affected {
-                    if !cause.affected.contains(&e) {
-                        cause.affected.push(e);
-                    }
+    // Best first, each insight is folded into the most confident one still listed that
+    // explains it; one folded away is no longer a candidate, so nothing folds in a circle.
+    let mut folded = vec![false; all.len()];
+    for x in 0..all.len() {
+        let (partition, insight) = &all[x];
+        let into = (0..all.len()).find(|&y| {
+            y != x
+                && !folded[y]
+                && all[y].0 != *partition
+                && explains(&all[y].1, insight)
+                && !explains(insight, &all[y].1)
+        });
+        if let Some(y) = into {
+            folded[x] = true;
+            let affected = all[x].1.affected.clone();
+            let cause = &mut all[y].1.affected;
+            for e in affected {
+                if !cause.contains(&e) {
+                    cause.push(e);
                 }
             }
-            None => merged.push((partition, insight)),
         }
     }
-    merged
+    all.into_iter()
+        .zip(folded)
+        .filter_map(|(kept, folded)| (!folded).then_some(kept))
+        .collect()
 }
 
 #[cfg(test)]
@@ -131,6 +140,24 @@ mod tests {
         // Within one partition nothing is folded: that analysis already chose.
         let one = merge_partitions(vec![(Some(1), seen_from_shop), (Some(1), ledger)]);
         assert_eq!(one.len(), 2);
+    }
+
+    #[test]
+    fn a_more_confident_partial_view_folds_into_the_fuller_chain() {
+        // One partition sees only the node's memory pressure; the other sees the pod whose
+        // growth caused it, with the pressure as a step of its chain.
+        let node = insight("node", 0.8, "Node x/n1", &["Node x/n1"], &["Node x/n1"]);
+        let leak = insight(
+            "leak",
+            0.61,
+            "Pod analytics/report-1",
+            &["Pod analytics/report-1", "Node x/n1"],
+            &["Pod analytics/report-1"],
+        );
+        let merged = merge_partitions(vec![(Some(0), node), (Some(1), leak)]);
+        let ids: Vec<&str> = merged.iter().map(|(_, i)| i.id.as_str()).collect();
+        assert_eq!(ids, ["leak"]);
+        assert!(merged[0].1.affected.iter().any(|e| e.name == "n1"));
     }
 
     #[test]
