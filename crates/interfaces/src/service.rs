@@ -203,6 +203,17 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             let replayed = subscriber.replay_acknowledged(|o| engine.ingest(o)).await?;
             metrics.replayed(replayed);
             consumed = replayed;
+            // What the partition published before this replica took it over was announced
+            // by the replica that published it.
+            let published: Vec<Insight> = {
+                let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
+                all.by_id
+                    .iter()
+                    .filter(|((p, _), _)| *p == Some(options.partition))
+                    .map(|(_, i)| i.clone())
+                    .collect()
+            };
+            notifier.already_announced(&published);
         }
         let batch = fetched.deliveries;
         // Questions about the topology are answered between batches.

@@ -6,9 +6,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
-use axum::routing::post;
 use serde_json::Value;
 use support::{example, publish, CorrelationService, NatsServer};
 
@@ -63,24 +60,6 @@ fn flood(first: usize) -> std::path::PathBuf {
     path
 }
 
-/// Notifications received: (sink, body) of each.
-type Received = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// Receives notifications.
-fn receiver() -> (u16, Received) {
-    let got: Received = Arc::default();
-    let keep = |path: &'static str, store: Received| {
-        post(move |body: axum::Json<Value>| async move {
-            store.lock().unwrap().push((path.to_owned(), body.0));
-            "ok"
-        })
-    };
-    let app = axum::Router::new()
-        .route("/api/v2/alerts", keep("alertmanager", got.clone()))
-        .route("/slack", keep("slack", got.clone()));
-    (support::serve_router(app), got)
-}
-
 const TOKEN: &str = "flood-test-token";
 
 fn affected_pods(report: &Value) -> Option<usize> {
@@ -94,7 +73,7 @@ fn a_flood_of_related_failures_is_one_notification_per_incident() {
     let Some(nats) = NatsServer::start("alert-flood") else {
         return;
     };
-    let (port, got) = receiver();
+    let (port, got) = support::alert_receiver();
     let service = CorrelationService::start_with(
         &nats.url(),
         TOKEN,

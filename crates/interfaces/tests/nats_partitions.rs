@@ -484,6 +484,71 @@ fn standby_takes_over(name: &str, signal: libc::c_int, failover_after: u32) {
     assert_eq!(report.stats.events, local.stats.events);
 }
 
+/// Waits until `done` holds (checked every 50 ms), failing with `what` after 60 s.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "not within 60 s: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_replica_that_takes_over_does_not_announce_again_what_was_announced() {
+    let Some(nats) = NatsServer::start("alert-takeover") else {
+        return;
+    };
+    let url = nats.url();
+    let (sink, got) = support::alert_receiver();
+    let alertmanager = format!("http://127.0.0.1:{sink}");
+    let alerting = ["--alertmanager", alertmanager.as_str()];
+    let roots = || -> Vec<String> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, alerts)| alerts.as_array().cloned().unwrap_or_default())
+            .map(|a| a["labels"]["root_cause"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let example = |name: &str| support::example(name).to_str().unwrap().to_owned();
+    publish(&example("flagship-configmap-oom.jsonl"), &url, 1);
+    let ports = [support::free_port(), support::free_port()];
+    let mut first = serving(&url, 1, 0, ports[0], 2, &alerting);
+    wait_until("the first replica announces the incident", || {
+        roots().len() == 1
+    });
+    let second = serving(&url, 1, 0, ports[1], 2, &alerting);
+    assert!(support::wait_for_port(ports[1], Duration::from_secs(20)));
+    let lists = |port: u16, n: usize| {
+        let (status, body) = support::http_get(port, "/api/v1/insights", None);
+        status == 200
+            && serde_json::from_str::<InsightReport>(&body).is_ok_and(|r| r.insights.len() == n)
+    };
+    // The standby has read what its partition published (it serves it).
+    wait_until("the standby serves the published incident", || {
+        lists(ports[1], 1)
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // New observations: the second replica takes the partition over, rebuilds the state
+    // (the announced incident among it) and finds a second incident.
+    publish(&example("crashloop-bad-config.jsonl"), &url, 1);
+    wait_until("the second replica lists both incidents", || {
+        lists(ports[1], 2)
+    });
+    // It offered that analysis' alerts before its API showed it: each incident once.
+    let mut announced = roots();
+    announced.sort();
+    assert_eq!(
+        announced,
+        [
+            "ConfigMap shop/cart-config",
+            "ConfigMap shop/checkout-config"
+        ]
+    );
+    drop(second);
+}
+
 #[test]
 fn a_standby_replica_takes_over_when_the_active_one_is_killed() {
     // SIGKILL: the pin moves once the dead replica has not pulled for 2 s.

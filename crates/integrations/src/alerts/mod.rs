@@ -140,6 +140,20 @@ impl Notifier {
         self.targets.is_empty()
     }
 
+    /// Records these insights' incidents as announced to every sink, without sending
+    /// anything: a replica that takes over a partition was not the one that announced what
+    /// the partition had already found.
+    pub fn already_announced(&mut self, insights: &[Insight]) {
+        let now = Instant::now();
+        for target in &mut self.targets {
+            for insight in insights {
+                if insight.confidence >= self.policy.min_confidence {
+                    target.dedup.admit(insight, now);
+                }
+            }
+        }
+    }
+
     /// Offers the insights of an analysis; each incident not yet announced to a sink is
     /// sent to it, within its rate. Failures are counted and returned; the incident is
     /// then offered again on the next call.
@@ -194,5 +208,37 @@ impl Notifier {
         } else {
             Err(format!("HTTP {}", resp.status()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insight(id: &str, confidence: f64) -> Insight {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "pattern": "p", "confidence": confidence, "summary": id,
+            "root_cause": {"kind": "ConfigChange",
+                           "entity": {"kind": "ConfigMap", "namespace": "shop", "name": id},
+                           "at": "2026-01-01T00:00:00Z"},
+            "symptom": {"kind": "OOMKilled",
+                        "entity": {"kind": "Pod", "namespace": "shop", "name": "p"},
+                        "at": "2026-01-01T00:01:00Z"},
+            "chain": []
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn what_was_already_announced_is_not_sent_again() {
+        // Nothing listens on port 9 (discard): any send would fail and be reported.
+        let sinks = vec![Sink::Alertmanager("http://127.0.0.1:9".into())];
+        let mut notifier = Notifier::new(sinks, NotifyPolicy::default());
+        notifier.already_announced(&[insight("known", 0.8)]);
+        assert!(notifier.offer(&[insight("known", 0.8)]).await.is_empty());
+        assert_eq!(notifier.stats.sent + notifier.stats.failed, 0);
+        // A new incident is still sent (and fails here, which shows it was tried).
+        assert_eq!(notifier.offer(&[insight("new", 0.8)]).await.len(), 1);
+        assert_eq!(notifier.stats.failed, 1);
     }
 }

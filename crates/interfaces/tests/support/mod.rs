@@ -286,3 +286,22 @@ pub fn serve_router(app: axum::Router) -> u16 {
     assert!(wait_for_port(port, Duration::from_secs(10)));
     port
 }
+
+/// Notifications received: (sink, body) of each.
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// An Alertmanager-compatible (`/api/v2/alerts`) and a Slack-compatible (`/slack`)
+/// receiver on a loopback port; returns the port and what it received.
+pub fn alert_receiver() -> (u16, Received) {
+    let got: Received = Default::default();
+    let keep = |path: &'static str, store: Received| {
+        axum::routing::post(move |body: axum::Json<serde_json::Value>| async move {
+            store.lock().unwrap().push((path.to_owned(), body.0));
+            "ok"
+        })
+    };
+    let app = axum::Router::new()
+        .route("/api/v2/alerts", keep("alertmanager", got.clone()))
+        .route("/slack", keep("slack", got.clone()));
+    (serve_router(app), got)
+}
