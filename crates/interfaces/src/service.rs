@@ -56,21 +56,30 @@ pub struct ServiceOptions {
 /// how often that changed.
 #[derive(Default)]
 struct ClusterInsights {
-    by_id: std::collections::HashMap<(Option<u32>, String), Insight>,
+    by_partition: std::collections::HashMap<(Option<u32>, String), Insight>,
     version: u64,
 }
 
 impl ClusterInsights {
+    /// The insights `partition` published and still holds.
+    fn of_partition(&self, partition: u32) -> Vec<Insight> {
+        self.by_partition
+            .iter()
+            .filter(|((p, _), _)| *p == Some(partition))
+            .map(|(_, i)| i.clone())
+            .collect()
+    }
+
     /// Takes one message of the insights stream: an insight is added or replaces its
     /// earlier version; a partition's current set drops what that partition published
     /// before and no longer holds.
     fn take(&mut self, message: InsightMessage) {
         match message {
             InsightMessage::Insight(p) => {
-                self.by_id
+                self.by_partition
                     .insert((p.partition, p.insight.id.clone()), p.insight);
             }
-            InsightMessage::Current(set) => self.by_id.retain(|(partition, id), _| {
+            InsightMessage::Current(set) => self.by_partition.retain(|(partition, id), _| {
                 *partition != Some(set.partition) || set.insights.contains(id)
             }),
         }
@@ -113,7 +122,7 @@ fn with_other_partitions(
     analysing: Option<u32>,
 ) -> Vec<(Option<u32>, Insight)> {
     let others: Vec<(Option<u32>, Insight)> = all
-        .by_id
+        .by_partition
         .iter()
         .filter(|((p, _), _)| analysing.is_none() || *p != analysing)
         .map(|((p, _), i)| (*p, i.clone()))
@@ -205,14 +214,10 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             consumed = replayed;
             // What the partition published before this replica took it over was announced
             // by the replica that published it.
-            let published: Vec<Insight> = {
-                let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
-                all.by_id
-                    .iter()
-                    .filter(|((p, _), _)| *p == Some(options.partition))
-                    .map(|(_, i)| i.clone())
-                    .collect()
-            };
+            let published = cluster
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .of_partition(options.partition);
             notifier.already_announced(&published);
         }
         let batch = fetched.deliveries;
