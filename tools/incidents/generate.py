@@ -2610,6 +2610,103 @@ def v3_dependency_caller_bad_release():
     return write2(rec, name)
 
 
+# --------------------------------------------------------------------------- v4: dependency (external SaaS)
+
+STRIPE_HOST = "api.stripe.com"
+
+
+def stripe_call(c, p, st, server_name, route, ok_code, bad, scope, version, sdk):
+    """One request served by `p` (SERVER span) with its CLIENT call to Stripe; `bad` ones get a 503
+    from Stripe and end with 502."""
+    tid, s1, s2 = c.hexs(32), c.hexs(16), c.hexs(16)
+    d = c.rng.uniform(0.08, 0.35) if bad else c.rng.uniform(0.21, 0.65)
+    err = ('503 Service Unavailable: {"error":{"type":"api_error","message":"An unexpected error occurred. '
+           'Please try again later."}}')
+    spans = [kit.span(c, tid, s1, None, server_name, 2, st, add(st, d + 0.011),
+                      [("http.request.method", "POST"), ("http.route", route),
+                       ("http.response.status_code", 502 if bad else ok_code)],
+                      "upstream payment provider unavailable" if bad else None),
+             kit.span(c, tid, s2, s1, "POST", 3, add(st, 0.004), add(st, 0.004 + d),
+                      [("http.request.method", "POST"), ("server.address", STRIPE_HOST), ("server.port", 443),
+                       ("url.full", "https://%s/v1/charges" % STRIPE_HOST),
+                       ("http.response.status_code", 503 if bad else 200)] + ([("error.type", "503")] if bad else []),
+                      err if bad else None)]
+    kit.export_spans(c, add(st, 5.1 + c.rng.uniform(0, 0.4)), p, spans, scope=scope, version=version, sdk=sdk)
+
+
+@scenario
+def v4_dependency_external_api_outage():
+    name = "dependency-external-api-outage"
+    rec, c = new(name, 34001, "2026-05-11T14:05:00+00:00", 15)
+    N = c.nodes
+    c.namespace("billing", T("2026-02-27T09:30:00+00:00"), {"team": "billing"})
+    icm = c.configmap("billing", "invoicer-config", {
+        "STRIPE_API_BASE": "https://api.stripe.com", "STRIPE_TIMEOUT_MS": "10000", "INVOICE_CURRENCY": "EUR",
+        "LOG_LEVEL": "info"}, T("2026-02-27T09:30:40+00:00"), labels={"app.kubernetes.io/name": "invoicer"})
+    inv = kit.app_deploy(c, "billing", "invoicer", "ghcr.io/acme-pay/invoicer:4.8.2", replicas=3, nodes=N,
+                         lang="java", requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "768Mi"},
+                         mem_mb=430, cpu_m=110, env_from=[{"configMapRef": {"name": "invoicer-config"}}],
+                         probe_path="/actuator/health/readiness", revision=38,
+                         hist_image="ghcr.io/acme-pay/invoicer:4.8.1", part_of="billing", exit_on_term=143,
+                         ready_delay=35)
+    c.namespace("accounts", T("2026-03-05T11:00:00+00:00"), {"team": "accounts"})
+    c.configmap("accounts", "subscriptions-config", {"STRIPE_API_VERSION": "2025-03-31.basil", "RENEWAL_BATCH": "50",
+                                                     "LOG_LEVEL": "info"}, T("2026-03-05T11:00:25+00:00"),
+                labels={"app.kubernetes.io/name": "subscriptions"})
+    sub = kit.app_deploy(c, "accounts", "subscriptions", "ghcr.io/acme-pay/subscriptions:2.4.1", replicas=2,
+                         nodes=[N[1], N[2]], port=3000, lang="node", requests={"cpu": "150m", "memory": "192Mi"},
+                         limits={"memory": "384Mi"}, mem_mb=150, cpu_m=60,
+                         env_from=[{"configMapRef": {"name": "subscriptions-config"}}], revision=17,
+                         hist_image="ghcr.io/acme-pay/subscriptions:2.4.0", part_of="accounts", ready_delay=5)
+    monitoring(c, N[0])
+    c.finalize_nodes()
+    c.flush_initial()
+    end = c.end
+    inv_pods = kit.live_pods(inv)
+    old_sub = kit.live_pods(sub)
+    # decoy: subscriptions 2.4.1 -> 2.4.2 (argocd) five minutes before T0; completes, pods healthy
+    healthy_image_bump(c, sub, add(c.start, 128.6), "ghcr.io/acme-pay/subscriptions:2.4.2", [N[0], N[2]],
+                       manager="argocd-controller")
+    c.run_deferred()
+    new_sub = [p for p in kit.live_pods(sub) if p not in old_sub]
+    # decoy: invoicer-config LOG_LEVEL edit two minutes before T0 (envFrom, no rollout: never applied)
+    c.edit_configmap(add(c.start, 301.9), icm, {"LOG_LEVEL": "debug"})
+    # T0: Stripe's API has a partial outage: POST /v1/charges answers 503 api_error for ~6 min, then recovers.
+    # Readiness probes do not call Stripe: every pod stays Running and Ready.
+    t0 = add(c.start, 421.3)
+    t1 = add(t0, 362.5)
+    t = add(c.start, 9)
+    while t < end:
+        for p in inv_pods + old_sub + new_sub:
+            st = add(t, c.rng.uniform(0, 4))
+            if not p.is_ready(st) or st >= end:
+                continue
+            bad = t0 <= st < t1
+            if p in inv_pods:
+                stripe_call(c, p, st, "POST /v1/invoices", "/v1/invoices", 201, bad, "io.opentelemetry.okhttp-3.0",
+                            "2.12.0-alpha", g.JAVA_SDK)
+            else:
+                stripe_call(c, p, st, "POST /v1/renewals", "/v1/renewals", 200, bad,
+                            "@opentelemetry/instrumentation-undici", "0.10.1", NODE_SDK)
+        t = add(t, 40)
+    c.run_deferred()
+    kit.node_heartbeats(c)
+    c.run_deferred()
+    kit.sample_kubelet(c, 180.0)
+    expect(name, "dependency", "DependencyFailure", ("ExternalService", None, STRIPE_HOST), ["DependencyFailure"],
+           "Deployment/invoicer",
+           "the external payment API api.stripe.com (outside the cluster) answers 503 api_error for ~6 min from T0: "
+           "every client call to it from billing/invoicer (Java, okhttp) and accounts/subscriptions (Node.js, undici) "
+           "fails ('503 Service Unavailable: {\"error\":{\"type\":\"api_error\",...}}', error.type 503) and their "
+           "server spans end 502 'upstream payment provider unavailable'; two unrelated callers in two namespaces "
+           "fail on the same external host at the same moment. The pods stay Running and Ready (readiness does not "
+           "call Stripe): no restarts, no probe failures, no DNS failures, no node trouble; recovers at ~T+6m. "
+           "Decoys: invoicer-config LOG_LEVEL edit 2 min before (envFrom, no rollout, never applied: ConfigChange on "
+           "invoicer-config is wrong), healthy subscriptions image bump 2.4.1 -> 2.4.2 5 min before (ImageChange on "
+           "subscriptions is wrong).")
+    return write2(rec, name)
+
+
 # --------------------------------------------------------------------------- v2: NetworkPolicy (ingress)
 
 @scenario

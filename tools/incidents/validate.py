@@ -14,7 +14,8 @@ kubelet and OTLP, memory never above the limit) and adds:
 * cni: pod exists, runs on that node; op in ADD/DEL/CHECK;
 * ebpf: pod_uid is a pod on that node, cgroup_path names the pod uid;
 * etcd: status envelope;
-* expected.json: every file listed, root entity present in the file, secret values absent
+* expected.json: every file listed, root entity present in the file (an ExternalService as the
+  server.address of a client span), secret values absent
   outside Secret objects, size limits.
 
     python3 tools/incidents/validate.py [FILE ...]
@@ -144,6 +145,13 @@ def root_present(ch, root):
     kind, ns, name = root["kind"], root.get("namespace"), root["name"]
     if kind == "EtcdMember":
         return any(src == "etcd" and d.get("endpoint") == name for _, _, src, d in ch.lines)
+    if kind == "ExternalService":
+        # a host outside the cluster: present as the server.address of some client span
+        return any(src == "otlp" and s.get("kind") == 3 and
+                   any(a["key"] == "server.address" and a["value"].get("stringValue") == name
+                       for a in s.get("attributes", []))
+                   for _, _, src, d in ch.lines for rs in d.get("resourceSpans", [])
+                   for ss in rs["scopeSpans"] for s in ss["spans"])
     return (kind, ns or "", name) in ch.by_name
 
 

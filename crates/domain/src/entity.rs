@@ -32,11 +32,14 @@ pub enum EntityKind {
     Unit,
     /// One etcd member, named by its client URL.
     EtcdMember,
+    /// Something outside the cluster that its workloads call (a managed database, a
+    /// payment API), named by the host name the callers use.
+    ExternalService,
 }
 
 impl EntityKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EntityKind; 20] = [
+    pub const ALL: [EntityKind; 21] = [
         Self::Cluster,
         Self::Namespace,
         Self::Node,
@@ -57,6 +60,7 @@ impl EntityKind {
         Self::ResourceQuota,
         Self::Unit,
         Self::EtcdMember,
+        Self::ExternalService,
     ];
 
     /// The Kubernetes `kind` spelling (`"Deployment"`).
@@ -82,6 +86,7 @@ impl EntityKind {
             Self::ResourceQuota => "ResourceQuota",
             Self::Unit => "Unit",
             Self::EtcdMember => "EtcdMember",
+            Self::ExternalService => "ExternalService",
         }
     }
 
@@ -107,7 +112,12 @@ impl EntityKind {
     pub fn is_namespaced(self) -> bool {
         !matches!(
             self,
-            Self::Cluster | Self::Namespace | Self::Node | Self::Unit | Self::EtcdMember
+            Self::Cluster
+                | Self::Namespace
+                | Self::Node
+                | Self::Unit
+                | Self::EtcdMember
+                | Self::ExternalService
         )
     }
 }

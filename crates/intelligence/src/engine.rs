@@ -15,6 +15,11 @@ use crate::service_rca::rank_services;
 use crate::telemetry::{CallStore, ErrorLogs, SeriesStore, SpanStore};
 use crate::topology::Topology;
 
+/// The host of a peer outside the cluster as callers name it, without a trailing dot.
+fn external_host(peer: &str) -> &str {
+    peer.trim_end_matches('.')
+}
+
 /// Metrics that describe configuration, not behaviour: never anomalies.
 fn is_static_metric(name: &str) -> bool {
     name.contains("limit") || name.contains("request") || name.ends_with(".max")
@@ -269,13 +274,21 @@ impl Engine {
         }
         for f in self.calls.failing() {
             let at = f.at;
-            let Some((_, pods)) = self
+            // The pods behind the peer; a peer outside the cluster is itself the callee.
+            let callees = match self
                 .topology
                 .resolve_peer(&f.peer, f.namespace.as_deref(), at)
-            else {
-                continue;
+            {
+                Some((_, pods)) => pods,
+                None if self.topology.is_external(&f.peer) => {
+                    vec![
+                        EntityRef::new(EntityKind::ExternalService, None, external_host(&f.peer))
+                            .key(),
+                    ]
+                }
+                None => continue,
             };
-            for pod in pods {
+            for pod in callees {
                 self.timeline.push(Event {
                     id: EventId::derive(
                         Source::Engine,
@@ -501,5 +514,91 @@ mod traffic_tests {
             engine.topology().callees_of("checkout"),
             vec!["ledger", "payments"]
         );
+    }
+}
+
+#[cfg(test)]
+mod external_tests {
+    use super::*;
+    use tapio_domain::{EntitySnapshot, RootCauseKind, SignedDuration, SpanRecord, Timestamp};
+
+    /// One call from `service`'s pod in `namespace` to `peer` at `at`.
+    fn call(
+        namespace: &str,
+        service: &str,
+        peer: &str,
+        at: Timestamp,
+        failed: bool,
+    ) -> Observation {
+        Observation::Span(SpanRecord {
+            trace_id: format!("{service}{at}"),
+            span_id: format!("{service}{at}c"),
+            parent_span_id: None,
+            service: service.to_owned(),
+            pod: Some(EntityRef::new(
+                EntityKind::Pod,
+                Some(namespace),
+                &format!("{service}-1"),
+            )),
+            name: "POST".to_owned(),
+            start: at,
+            end: at + SignedDuration::from_millis(80),
+            error: Some(failed),
+            peer: Some(peer.to_owned()),
+            status_message: failed.then(|| "503 Service Unavailable".to_owned()),
+        })
+    }
+
+    /// Two services in two namespaces call `peer` every 20 s for 30 minutes; from minute
+    /// 15 every call fails.
+    fn outage(peer: &str) -> Vec<Insight> {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut engine = Engine::new();
+        for (ns, service) in [("billing", "invoicer"), ("accounts", "subscriptions")] {
+            let pod = EntityRef::new(EntityKind::Pod, Some(ns), &format!("{service}-1"));
+            engine.ingest(Observation::Entity(EntitySnapshot::bare(t0, pod)));
+        }
+        for i in 0..90 {
+            let at = t0 + SignedDuration::from_secs(i * 20);
+            for (ns, service) in [("billing", "invoicer"), ("accounts", "subscriptions")] {
+                engine.ingest(call(ns, service, peer, at, i >= 45));
+            }
+        }
+        engine.analyze()
+    }
+
+    #[test]
+    fn calls_to_a_host_outside_the_cluster_that_start_failing_name_it() {
+        let insights = outage("api.stripe.com");
+        let top = insights.first().expect("an insight");
+        assert_eq!(top.root_cause.kind, RootCauseKind::DependencyFailure);
+        assert_eq!(top.root_cause.entity.kind, "ExternalService");
+        assert_eq!(top.root_cause.entity.name, "api.stripe.com");
+        assert!(top.summary.contains("api.stripe.com"), "{}", top.summary);
+        assert!(
+            top.recommendations
+                .iter()
+                .any(|r| r.contains("api.stripe.com is outside the cluster")),
+            "{:?}",
+            top.recommendations
+        );
+    }
+
+    #[test]
+    fn cluster_names_and_addresses_are_never_taken_for_outside_hosts() {
+        for peer in [
+            "payments.shop.svc.cluster.local",
+            "ledger.payments.svc",
+            "10.0.3.7",
+            "ledger",
+        ] {
+            let insights = outage(peer);
+            assert!(
+                insights
+                    .iter()
+                    .all(|i| i.root_cause.entity.kind != "ExternalService"),
+                "{peer}: {insights:?}"
+            );
+        }
     }
 }

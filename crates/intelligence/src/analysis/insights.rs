@@ -12,10 +12,10 @@ use tapio_domain::{
 
 use super::incidents::Incident;
 use super::recommend::recommend;
-use super::roots::{root_of, RootClass};
+use super::roots::{is_change, root_of, RootClass};
 use super::{insight_id, round2};
 use crate::correlation::rules::CROSS_SERVICE_RULES;
-use crate::correlation::{CausalStep, ChainSearch, Timeline};
+use crate::correlation::{caller_workloads, CausalStep, ChainSearch, Timeline};
 use crate::telemetry::SeriesStore;
 use crate::topology::Topology;
 
@@ -103,22 +103,40 @@ fn demote_changes_with_shared_failures(timeline: &Timeline, scored: &mut [Scored
     let Some((dependency, callers)) = shared else {
         return;
     };
-    for s in scored.iter_mut().filter(|s| {
-        matches!(
-            s.root.kind,
-            RootCauseKind::ConfigChange
-                | RootCauseKind::SecretChange
-                | RootCauseKind::ImageChange
-                | RootCauseKind::SpecChange
-                | RootCauseKind::ProbeMisconfig
-        )
-    }) {
+    for s in scored.iter_mut().filter(|s| is_change(s.root.kind)) {
         s.score *= CONTRADICTED;
         s.confidence *= CONTRADICTED;
         s.contradicted = Some(format!(
             "calls into {dependency} failed for several services at once ({}): a change to one workload does not explain that",
             callers.join(", ")
         ));
+    }
+}
+
+/// Calls into one dependency failing for several services at once are a root of their own
+/// (the dependency), also where a chain leads further back from them (a change to one of
+/// those services just before): the chain from that step on competes with the longer one.
+fn add_shared_failures_as_roots(timeline: &Timeline, scored: &mut Vec<Scored>) {
+    let shared = |step: &CausalStep| {
+        matches!(&timeline.get(step.event).kind,
+            EventKind::CallsFailing { callers, .. } if callers.len() > 1)
+    };
+    let tails: Vec<Vec<CausalStep>> = scored
+        .iter()
+        .flat_map(|s| {
+            (1..s.steps.len())
+                .filter(|&k| shared(&s.steps[k]))
+                .map(|k| s.steps[k..].to_vec())
+        })
+        .collect();
+    for tail in tails {
+        let known = scored.iter().any(|s| {
+            s.steps.len() == tail.len()
+                && s.steps.iter().zip(&tail).all(|(a, b)| a.event == b.event)
+        });
+        if !known {
+            scored.extend(score_chain(timeline, &tail));
+        }
     }
 }
 
@@ -392,6 +410,7 @@ impl Analysis<'_> {
             .flat_map(|s| search.chains(s))
             .filter_map(|c| score_chain(self.timeline, &c))
             .collect();
+        add_shared_failures_as_roots(self.timeline, &mut scored);
         demote_explained_roots(self.timeline, &mut scored);
         demote_changes_with_shared_failures(self.timeline, &mut scored);
         scored.sort_by(|a, b| {
@@ -521,35 +540,58 @@ impl Analysis<'_> {
         } else {
             format!("{first_label}, now {now}")
         };
-        let pods = incident
-            .affected
+        // Calls into something outside the cluster fail for the workloads making them.
+        let mut affected_keys = incident.affected.clone();
+        if root_event.entity.kind == EntityKind::ExternalService {
+            for w in caller_workloads(root_event, self.topology) {
+                if !affected_keys.contains(&w) {
+                    affected_keys.push(w);
+                }
+            }
+        }
+        let pods = affected_keys
             .iter()
             .filter(|k| k.kind == EntityKind::Pod)
             .count();
-        let affected = if pods == incident.affected.len() {
+        let affected = if pods == affected_keys.len() {
             plural(pods, "pod", "pods")
         } else {
-            plural(incident.affected.len(), "entity", "entities")
+            plural(affected_keys.len(), "entity", "entities")
         };
         let when = if root_event.at <= first {
             format!("{} later", short_ago(root_event.at, first))
         } else {
             "and".to_owned()
         };
-        let summary = format!(
-            "{} {}; {} {} {} failing ({}); {} affected",
-            EntityName::from(&root_event.entity),
-            root_phrase(root_event),
-            when,
-            subject_text,
-            if root_event.at <= first {
-                "began"
-            } else {
-                "keeps"
-            },
-            failing,
-            affected,
-        );
+        // The root is the first symptom itself (calls into a dependency that fail with
+        // nothing before them): said once.
+        let root_is_symptom = incident
+            .symptoms
+            .first()
+            .is_some_and(|&i| self.timeline.get(i).id == root_event.id);
+        let summary = if root_is_symptom {
+            format!(
+                "{} {}; {} affected",
+                EntityName::from(&root_event.entity),
+                root_phrase(root_event),
+                affected
+            )
+        } else {
+            format!(
+                "{} {}; {} {} {} failing ({}); {} affected",
+                EntityName::from(&root_event.entity),
+                root_phrase(root_event),
+                when,
+                subject_text,
+                if root_event.at <= first {
+                    "began"
+                } else {
+                    "keeps"
+                },
+                failing,
+                affected,
+            )
+        };
         let symptom_kind = match &symptom_event.kind {
             _ if oom_step.is_some() => "oom".to_owned(),
             // Free-text labels (alarms, messages) would make unstable pattern names.
@@ -589,12 +631,12 @@ impl Analysis<'_> {
             recommendations: recommend(
                 best.root.kind,
                 root_event,
-                workload_key,
+                // A dependency outside the cluster has no workload: its first caller's.
+                workload_key.or_else(|| affected_keys.iter().find(|k| k.kind.is_workload())),
                 container.as_deref(),
                 oom_limit,
             ),
-            affected: incident
-                .affected
+            affected: affected_keys
                 .iter()
                 .map(|k| EntityName::from(&k.to_ref()))
                 .collect(),
@@ -610,6 +652,27 @@ fn root_phrase(e: &Event) -> String {
         EventKind::ImageChanged { to, .. } => format!("changed its image to {to}"),
         EventKind::ResourcesChanged { change, .. } => format!("changed resources ({change})"),
         EventKind::MetricAnomaly { metric, .. } => format!("showed {metric} growing"),
+        EventKind::CallsFailing {
+            callers,
+            failed,
+            total,
+            message,
+        } => {
+            let outside = if e.entity.kind == EntityKind::ExternalService {
+                "(outside the cluster) "
+            } else {
+                ""
+            };
+            let said = if message.is_empty() {
+                String::new()
+            } else {
+                format!(": {message}")
+            };
+            format!(
+                "{outside}failed {failed} of {total} calls from {} in 10 min{said}",
+                callers.join(", ")
+            )
+        }
         EventKind::ContainerTerminated { reason, .. } => format!("terminated ({reason})"),
         EventKind::ContainerWaiting { reason, .. } => format!("was stuck in {reason}"),
         other => other.name().replace('_', " "),
@@ -637,19 +700,28 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Explains every incident; incidents with the same root event are merged into one
-/// insight (a cascade), best first.
+/// Roots of one kind on one entity this close together are one cause (the first DNS
+/// failures of two pods of one outage, seconds apart).
+const SAME_ROOT_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
+
+/// Explains every incident; incidents with the same root (its kind, on the same entity,
+/// starting within [`SAME_ROOT_WITHIN`]) are merged into one insight (a cascade), best
+/// first.
 pub fn explain_incidents(analysis: &Analysis<'_>, incidents: &[Incident]) -> Vec<Insight> {
-    let mut by_root: BTreeMap<String, Insight> = BTreeMap::new();
+    let mut by_root: BTreeMap<String, Vec<Insight>> = BTreeMap::new();
     for incident in incidents {
         let Some(insight) = analysis.explain(incident) else {
             continue;
         };
         let root_key = format!(
-            "{:?}|{}|{}",
-            insight.root_cause.kind, insight.root_cause.entity, insight.root_cause.at
+            "{:?}|{}",
+            insight.root_cause.kind, insight.root_cause.entity
         );
-        match by_root.get_mut(&root_key) {
+        let same_root = by_root.entry(root_key).or_default();
+        let close = same_root.iter_mut().find(|i| {
+            i.root_cause.at.duration_since(insight.root_cause.at).abs() <= SAME_ROOT_WITHIN
+        });
+        match close {
             Some(existing) => {
                 for a in insight.affected {
                     if !existing.affected.contains(&a) {
@@ -659,12 +731,10 @@ pub fn explain_incidents(analysis: &Analysis<'_>, incidents: &[Incident]) -> Vec
                 existing.affected.sort();
                 existing.confidence = existing.confidence.max(insight.confidence);
             }
-            None => {
-                by_root.insert(root_key, insight);
-            }
+            None => same_root.push(insight),
         }
     }
-    let mut out: Vec<Insight> = by_root.into_values().collect();
+    let mut out: Vec<Insight> = by_root.into_values().flatten().collect();
     absorb_cascades(&mut out);
     out.sort_by(|a, b| {
         b.confidence

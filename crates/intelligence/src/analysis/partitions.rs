@@ -6,7 +6,9 @@
 
 use std::collections::HashSet;
 
-use tapio_domain::{EntityName, Insight, RootCause};
+use tapio_domain::{EntityName, Insight, RootCause, RootCauseKind, SignedDuration};
+
+use super::roots::is_change;
 
 /// Whether `e` names the root: the same object, or the root's workload or service.
 fn names_root(e: &EntityName, root: &RootCause) -> bool {
@@ -25,16 +27,40 @@ fn names_root(e: &EntityName, root: &RootCause) -> bool {
     workload || service
 }
 
+/// How close in time two partitions' views of one incident must be: a step of one chain
+/// and the root of the other, or their failing calls into one dependency.
+const SAME_OUTAGE: SignedDuration = SignedDuration::from_secs(600);
+
 /// Whether `cause` explains the root of `downstream`: that root is a step of its causal
-/// chain, after its own root.
+/// chain, after its own root (at about the same time); or `cause` is a dependency whose calls fail at the same time
+/// as those `downstream` blames on a change (see [`shares_the_failing_dependency`]), which
+/// then does not explain the dependency in turn.
 fn explains(cause: &Insight, downstream: &Insight) -> bool {
     let root = &downstream.root_cause;
-    cause.root_cause.entity != root.entity
-        && cause
-            .chain
-            .iter()
-            .skip(1)
-            .any(|s| names_root(&s.entity, root))
+    if cause.root_cause.entity == root.entity {
+        return false;
+    }
+    let in_chain =
+        cause.chain.iter().skip(1).any(|s| {
+            names_root(&s.entity, root) && s.at.duration_since(root.at).abs() <= SAME_OUTAGE
+        });
+    shares_the_failing_dependency(cause, downstream)
+        || (in_chain && !shares_the_failing_dependency(downstream, cause))
+}
+
+/// Whether `dependency` is a dependency failing its callers and `change` blames a change to
+/// its own service for calls into that same dependency failing at the same time: calls into
+/// one dependency failing for services of two partitions at once are not explained by a
+/// change to one of them (the engine reasons the same way within one partition).
+fn shares_the_failing_dependency(dependency: &Insight, change: &Insight) -> bool {
+    let failing = &dependency.root_cause;
+    failing.kind == RootCauseKind::DependencyFailure
+        && is_change(change.root_cause.kind)
+        && change.chain.iter().skip(1).any(|s| {
+            s.kind == "CallsFailing"
+                && s.entity == failing.entity
+                && s.at.duration_since(failing.at).abs() <= SAME_OUTAGE
+        })
 }
 
 /// The cluster's insights from each partition's (`None`: a partition not known), best
@@ -158,6 +184,43 @@ mod tests {
         let ids: Vec<&str> = merged.iter().map(|(_, i)| i.id.as_str()).collect();
         assert_eq!(ids, ["leak"]);
         assert!(merged[0].1.affected.iter().any(|e| e.name == "n1"));
+    }
+
+    #[test]
+    fn a_change_blamed_for_calls_another_partition_also_sees_failing_folds_into_the_dependency() {
+        // Partition 0 sees only its own service's calls into the API fail, after a change
+        // to that service; partition 1 sees its service's calls into the same API fail at
+        // the same time, with nothing changed.
+        let mut change = insight(
+            "release",
+            0.67,
+            "Deployment accounts/subscriptions",
+            &["Deployment accounts/subscriptions", "ExternalService x/api"],
+            &["Deployment accounts/subscriptions"],
+        );
+        change.root_cause.kind = RootCauseKind::ImageChange;
+        change.chain[1].kind = "CallsFailing".to_owned();
+        let api = insight(
+            "api",
+            0.5,
+            "ExternalService x/api",
+            &["ExternalService x/api"],
+            &["ExternalService x/api", "Deployment billing/invoicer"],
+        );
+        let merged = merge_partitions(vec![(Some(0), change.clone()), (Some(1), api.clone())]);
+        let ids: Vec<&str> = merged.iter().map(|(_, i)| i.id.as_str()).collect();
+        assert_eq!(ids, ["api"]);
+        assert!(merged[0]
+            .1
+            .affected
+            .iter()
+            .any(|e| e.name == "subscriptions"));
+        // An hour apart, they are two incidents.
+        change.chain[1].at = "2026-01-01T01:00:00Z".parse().unwrap();
+        assert_eq!(
+            merge_partitions(vec![(Some(0), change), (Some(1), api)]).len(),
+            2
+        );
     }
 
     #[test]

@@ -165,6 +165,26 @@ pub fn recommend(
                     .to_owned(),
             );
         }
+        // Something outside the cluster: nothing to kubectl on it; its provider, and a
+        // look from a caller's side.
+        RootCauseKind::DependencyFailure if rk.kind == EntityKind::ExternalService => {
+            let host = &rk.name;
+            if let Some(w) = workload {
+                out.push(format!(
+                    "Check {host} from a caller: kubectl {}exec {} -- curl -sS -o /dev/null -w '%{{http_code}}\\n' https://{host}/",
+                    ns_flag(w),
+                    workload_arg(w)
+                ));
+            }
+            if let EventKind::CallsFailing { message, .. } = &root.kind {
+                if !message.is_empty() {
+                    out.push(format!("The callers get: {message}"));
+                }
+            }
+            out.push(format!(
+                "{host} is outside the cluster: check its provider's status page or your account's limits there; meanwhile make the callers degrade (timeouts, retries with back-off, a circuit breaker)"
+            ));
+        }
         // A dependency that is up but refuses or fails calls (saturated, out of
         // connections): its own logs and what fills it, not a crash.
         RootCauseKind::DependencyFailure

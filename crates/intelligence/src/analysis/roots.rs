@@ -110,3 +110,15 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
         _ => None,
     }
 }
+
+/// Root causes that are a change someone made to one workload.
+pub fn is_change(kind: RootCauseKind) -> bool {
+    matches!(
+        kind,
+        RootCauseKind::ConfigChange
+            | RootCauseKind::SecretChange
+            | RootCauseKind::ImageChange
+            | RootCauseKind::SpecChange
+            | RootCauseKind::ProbeMisconfig
+    )
+}

@@ -37,22 +37,46 @@ pub enum Link {
     /// The cause's workload serves one of the services whose calls the effect
     /// (`CallsFailing`) says failed.
     CallerWorkload,
+    /// The cause (a `DnsFailure`) is a pod of one of the services whose calls the effect
+    /// (`CallsFailing`) says failed, and the name it could not look up is the callee's
+    /// host (or that host with a search domain appended).
+    LookupOfCallee,
 }
 
-/// The workloads serving the callers named by a `CallsFailing` event.
-fn caller_workloads(effect: &Event, topo: &Topology) -> Vec<EntityKey> {
+/// The pods of the callers named by a `CallsFailing` event.
+fn caller_pods(effect: &Event, topo: &Topology) -> Vec<EntityKey> {
     let EventKind::CallsFailing { callers, .. } = &effect.kind else {
         return Vec::new();
     };
-    let mut out: Vec<EntityKey> = callers
+    callers
         .iter()
         .filter_map(|c| c.split_once('/'))
         .flat_map(|(ns, service)| topo.pods_of_service(Some(ns), service, effect.at))
-        .filter_map(|pod| topo.workload_of(&pod, effect.at))
+        .collect()
+}
+
+/// The workloads serving the callers named by a `CallsFailing` event.
+pub(crate) fn caller_workloads(effect: &Event, topo: &Topology) -> Vec<EntityKey> {
+    let mut out: Vec<EntityKey> = caller_pods(effect, topo)
+        .iter()
+        .filter_map(|pod| topo.workload_of(pod, effect.at))
         .collect();
     out.sort();
     out.dedup();
     out
+}
+
+/// Whether the DNS lookup `cause` failed for the host that `effect`'s calls go to.
+fn looked_up_callee(cause: &Event, effect: &Event) -> bool {
+    let EventKind::DnsFailure { query, .. } = &cause.kind else {
+        return false;
+    };
+    let query = query.trim_end_matches('.');
+    let host = effect.entity.name.as_str();
+    query == host
+        || query
+            .strip_prefix(host)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 impl Link {
@@ -102,6 +126,7 @@ impl Link {
             Self::CalleeOfPod => topo.callee_pods(&key, at),
             Self::AnyNode => topo.selecting(None, EntityKind::Node),
             Self::CallerWorkload => caller_workloads(effect, topo),
+            Self::LookupOfCallee => caller_pods(effect, topo),
         }
     }
 
@@ -138,6 +163,9 @@ impl Link {
             Self::CalleeOfPod => topo.calls(&ek, &ck, at),
             Self::AnyNode => ck.kind == EntityKind::Node,
             Self::CallerWorkload => caller_workloads(effect, topo).contains(&ck),
+            Self::LookupOfCallee => {
+                looked_up_callee(cause, effect) && caller_pods(effect, topo).contains(&ck)
+            }
             Self::PolicySelectsPod => {
                 ck.kind == EntityKind::NetworkPolicy
                     && ck.namespace == ek.namespace

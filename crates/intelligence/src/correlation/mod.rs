@@ -8,6 +8,7 @@ pub mod rules;
 mod timeline;
 
 pub use chain::{CausalStep, ChainSearch};
+pub(crate) use link::caller_workloads;
 pub use link::Link;
 pub use rules::{CausalRule, RULES};
 pub use timeline::Timeline;

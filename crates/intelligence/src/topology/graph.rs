@@ -567,6 +567,32 @@ impl Topology {
         }
     }
 
+    /// Whether a peer that [`Self::resolve_peer`] cannot resolve is outside the cluster: a
+    /// host name of several labels that is neither a cluster name (`….svc…`, `….local`)
+    /// nor `<service>.<namespace>` of a namespace the cluster has. Addresses and single
+    /// labels never are: an address may be a pod not seen yet, a single label a Service of
+    /// the caller's namespace.
+    pub fn is_external(&self, peer: &str) -> bool {
+        let host = peer.trim_end_matches('.');
+        if host.parse::<std::net::IpAddr>().is_ok() || host.ends_with(".local") {
+            return false;
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        match labels.as_slice() {
+            [_] => false,
+            _ if labels.contains(&"svc") => false,
+            [_, namespace] => !self.has_namespace(namespace),
+            _ => true,
+        }
+    }
+
+    /// Whether anything of `namespace` has been seen.
+    fn has_namespace(&self, namespace: &str) -> bool {
+        self.by_namespace
+            .keys()
+            .any(|(ns, _)| ns.as_deref() == Some(namespace))
+    }
+
     /// Whether the service of `caller` was observed calling the service of `callee`.
     pub fn calls(&self, caller: &EntityKey, callee: &EntityKey, at: Timestamp) -> bool {
         match (self.service_name(caller, at), self.service_name(callee, at)) {

@@ -30,7 +30,26 @@ fn is_pod_network_trouble(e: &Event) -> bool {
     is_connectivity_failure(e) || super::is_failed_termination(e)
 }
 
+fn is_calls_failing(e: &Event) -> bool {
+    matches!(e.kind, EventKind::CallsFailing { .. })
+}
+
 pub(super) const RULES: &[CausalRule] = &[
+    CausalRule {
+        name: "dns-failure-fails-calls",
+        cause: is_dns_failure,
+        effect: is_calls_failing,
+        link: Link::LookupOfCallee,
+        max_delay: minutes(15),
+        prior: 0.85,
+        why: |c, e| match &c.kind {
+            EventKind::DnsFailure { query, rcode, .. } => format!(
+                "looking up {query} failed ({rcode}), so calls to {} could not even connect",
+                e.entity.name
+            ),
+            _ => String::new(),
+        },
+    },
     CausalRule {
         name: "dns-failure-breaks-pod",
         cause: is_dns_failure,
