@@ -705,7 +705,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 const SAME_ROOT_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
 
 /// Explains every incident; incidents with the same root (its kind, on the same entity,
-/// starting within [`SAME_ROOT_WITHIN`]) are merged into one insight (a cascade), best
+/// starting within two minutes) are merged into one insight (a cascade), best
 /// first.
 pub fn explain_incidents(analysis: &Analysis<'_>, incidents: &[Incident]) -> Vec<Insight> {
     let mut by_root: BTreeMap<String, Vec<Insight>> = BTreeMap::new();
