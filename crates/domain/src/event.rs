@@ -161,8 +161,15 @@ pub enum EventKind {
     RolloutRestarted,
     /// A workload's desired replica count changed.
     ReplicasChanged { from: i32, to: i32 },
-    /// A NetworkPolicy was created or its rules changed.
-    PolicyChanged { created: bool },
+    /// A NetworkPolicy was created or its rules changed, and which traffic of the pods it
+    /// selects it restricts (as its `policyTypes` say, or Kubernetes' defaults for them).
+    PolicyChanged {
+        created: bool,
+        #[serde(default = "restricts_by_default")]
+        ingress: bool,
+        #[serde(default = "restricts_by_default")]
+        egress: bool,
+    },
 
     // --- pod and container lifecycle ---------------------------------------------------
     /// A pod object appeared.
@@ -354,6 +361,11 @@ impl EventKind {
             _ => false,
         }
     }
+}
+
+/// A policy change recorded before its direction was: taken as restricting both.
+fn restricts_by_default() -> bool {
+    true
 }
 
 /// One thing that happened.

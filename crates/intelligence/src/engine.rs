@@ -602,3 +602,114 @@ mod external_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod policy_direction_tests {
+    use super::*;
+    use tapio_domain::{EntitySnapshot, RootCauseKind, SignedDuration, SpanRecord, Timestamp};
+
+    fn snapshot(
+        at: Timestamp,
+        kind: EntityKind,
+        namespace: &str,
+        name: &str,
+        labels: &[(&str, &str)],
+        selector: Option<&[(&str, &str)]>,
+    ) -> Observation {
+        let owned = |kv: &[(&str, &str)]| {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut s = EntitySnapshot::bare(at, EntityRef::new(kind, Some(namespace), name));
+        s.labels = owned(labels);
+        s.selector = selector.map(owned);
+        Observation::Entity(s)
+    }
+
+    /// storefront (namespace web) calls catalog-api every 20 s for 30 minutes; at minute 14
+    /// a NetworkPolicy selecting the catalog pods appears, restricting `ingress` and
+    /// `egress`; from minute 15 every call fails. The top root cause.
+    fn root_with_policy(ingress: bool, egress: bool) -> RootCauseKind {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut engine = Engine::new();
+        let app = [("app", "catalog")];
+        engine.ingest(snapshot(
+            t0,
+            EntityKind::Pod,
+            "catalog",
+            "catalog-1",
+            &app,
+            None,
+        ));
+        engine.ingest(snapshot(
+            t0,
+            EntityKind::Service,
+            "catalog",
+            "catalog-api",
+            &[],
+            Some(&app),
+        ));
+        let caller = [("app", "storefront")];
+        engine.ingest(snapshot(
+            t0,
+            EntityKind::Pod,
+            "web",
+            "storefront-1",
+            &caller,
+            None,
+        ));
+        let changed = t0 + SignedDuration::from_mins(14);
+        engine.ingest(snapshot(
+            changed,
+            EntityKind::NetworkPolicy,
+            "catalog",
+            "lockdown",
+            &[],
+            Some(&[]),
+        ));
+        engine.ingest(Observation::Event(Event {
+            id: EventId::derive(Source::Kubeapi, b"lockdown", "rules"),
+            at: changed,
+            source: Source::Kubeapi,
+            kind: EventKind::PolicyChanged {
+                created: true,
+                ingress,
+                egress,
+            },
+            severity: Severity::Info,
+            entity: EntityRef::new(EntityKind::NetworkPolicy, Some("catalog"), "lockdown"),
+            node: None,
+            raw: RawRef::default(),
+        }));
+        for i in 0..90 {
+            let at = t0 + SignedDuration::from_secs(i * 20);
+            engine.ingest(Observation::Span(SpanRecord {
+                trace_id: format!("t{i}"),
+                span_id: format!("s{i}"),
+                parent_span_id: None,
+                service: "storefront".to_owned(),
+                pod: Some(EntityRef::new(EntityKind::Pod, Some("web"), "storefront-1")),
+                name: "GET".to_owned(),
+                start: at,
+                end: at + SignedDuration::from_millis(30),
+                error: Some(i >= 45),
+                peer: Some("catalog-api.catalog.svc.cluster.local".to_owned()),
+                status_message: (i >= 45).then(|| "connect ETIMEDOUT".to_owned()),
+            }));
+        }
+        engine
+            .analyze()
+            .first()
+            .expect("an insight")
+            .root_cause
+            .kind
+    }
+
+    #[test]
+    fn only_a_policy_that_restricts_ingress_explains_calls_failing_into_its_pods() {
+        assert_eq!(root_with_policy(true, false), RootCauseKind::NetworkPolicy);
+        assert_eq!(root_with_policy(true, true), RootCauseKind::NetworkPolicy);
+        assert_ne!(root_with_policy(false, true), RootCauseKind::NetworkPolicy);
+    }
+}

@@ -62,6 +62,22 @@ pub fn observe_endpoint_slice(slice: &EndpointSlice, deleted: bool, emit: &mut E
     emit.push(Observation::Entity(snap));
 }
 
+/// Whether a policy restricts the ingress and the egress of the pods it selects: its
+/// `policyTypes`, or when it has none, Kubernetes' default (always Ingress; Egress when it
+/// has egress rules).
+fn directions(policy: &NetworkPolicy) -> (bool, bool) {
+    let Some(spec) = &policy.spec else {
+        return (true, false);
+    };
+    match &spec.policy_types {
+        Some(types) => (
+            types.iter().any(|t| t == "Ingress"),
+            types.iter().any(|t| t == "Egress"),
+        ),
+        None => (true, spec.egress.is_some()),
+    }
+}
+
 /// Last seen rules of every NetworkPolicy.
 #[derive(Debug, Default)]
 pub struct PolicyTracker {
@@ -98,16 +114,46 @@ impl PolicyTracker {
             None => created,
         };
         if changed {
+            let (ingress, egress) = directions(policy);
             emit.event(
                 "rules",
                 at,
                 EventKind::PolicyChanged {
                     created: previous.is_none(),
+                    ingress,
+                    egress,
                 },
                 Severity::Info,
                 entity,
                 None,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(spec: serde_json::Value) -> NetworkPolicy {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "shop"},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_policy_restricts_what_its_types_say_or_what_kubernetes_defaults_to() {
+        let both =
+            policy(serde_json::json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}));
+        assert_eq!(directions(&both), (true, true));
+        let egress = policy(serde_json::json!({"podSelector": {}, "policyTypes": ["Egress"]}));
+        assert_eq!(directions(&egress), (false, true));
+        // No policyTypes: Ingress always, Egress when there are egress rules.
+        let plain = policy(serde_json::json!({"podSelector": {}}));
+        assert_eq!(directions(&plain), (true, false));
+        let with_egress = policy(serde_json::json!({"podSelector": {}, "egress": [{}]}));
+        assert_eq!(directions(&with_egress), (true, true));
     }
 }

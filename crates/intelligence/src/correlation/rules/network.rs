@@ -6,19 +6,31 @@ use tapio_domain::{Event, EventKind};
 use super::{minutes, CausalRule};
 use crate::correlation::link::Link;
 
-fn is_policy_change(e: &Event) -> bool {
-    matches!(e.kind, EventKind::PolicyChanged { .. })
+/// A policy change that restricts the ingress of the pods it selects.
+fn restricts_ingress(e: &Event) -> bool {
+    matches!(e.kind, EventKind::PolicyChanged { ingress: true, .. })
 }
 
-/// Failures a policy that cuts traffic causes: probes and connects of the pods it
-/// selects (egress), and calls into them failing for their callers (ingress; whether the
-/// policy has an Ingress part is not known here, only that it selects the pod).
-fn is_connectivity_failure(e: &Event) -> bool {
+/// A policy change that restricts the egress of the pods it selects.
+fn restricts_egress(e: &Event) -> bool {
+    matches!(e.kind, EventKind::PolicyChanged { egress: true, .. })
+}
+
+/// Failures of traffic into the pods a policy selects: calls into them failing for their
+/// callers, and probes (a probe from outside the node, or one the policy leaves out).
+fn is_ingress_failure(e: &Event) -> bool {
     matches!(
         e.kind,
-        EventKind::ProbeFailed { .. }
-            | EventKind::TcpConnectFailed { .. }
-            | EventKind::CallsFailing { .. }
+        EventKind::ProbeFailed { .. } | EventKind::CallsFailing { .. }
+    )
+}
+
+/// Failures of traffic out of the pods a policy selects: their connects, and probes that
+/// check a dependency.
+fn is_egress_failure(e: &Event) -> bool {
+    matches!(
+        e.kind,
+        EventKind::ProbeFailed { .. } | EventKind::TcpConnectFailed { .. }
     )
 }
 
@@ -27,7 +39,7 @@ fn is_dns_failure(e: &Event) -> bool {
 }
 
 fn is_pod_network_trouble(e: &Event) -> bool {
-    is_connectivity_failure(e) || super::is_failed_termination(e)
+    is_ingress_failure(e) || is_egress_failure(e) || super::is_failed_termination(e)
 }
 
 fn is_calls_failing(e: &Event) -> bool {
@@ -65,15 +77,29 @@ pub(super) const RULES: &[CausalRule] = &[
         },
     },
     CausalRule {
-        name: "network-policy-blocks-traffic",
-        cause: is_policy_change,
-        effect: is_connectivity_failure,
+        name: "network-policy-blocks-ingress",
+        cause: restricts_ingress,
+        effect: is_ingress_failure,
         link: Link::PolicySelectsPod,
         max_delay: minutes(15),
         prior: 0.8,
         why: |c, _| {
             format!(
-                "NetworkPolicy {} now selects this pod and does not allow the traffic",
+                "NetworkPolicy {} now selects this pod and does not allow the traffic into it",
+                c.entity.name
+            )
+        },
+    },
+    CausalRule {
+        name: "network-policy-blocks-egress",
+        cause: restricts_egress,
+        effect: is_egress_failure,
+        link: Link::PolicySelectsPod,
+        max_delay: minutes(15),
+        prior: 0.8,
+        why: |c, _| {
+            format!(
+                "NetworkPolicy {} now selects this pod and does not allow its traffic out",
                 c.entity.name
             )
         },
