@@ -484,6 +484,52 @@ fn standby_takes_over(name: &str, signal: libc::c_int, failover_after: u32) {
     assert_eq!(report.stats.events, local.stats.events);
 }
 
+/// (root cause kind, entity) of each insight, in order.
+fn roots(insights: &[tapio_domain::Insight]) -> Vec<String> {
+    insights
+        .iter()
+        .map(|i| format!("{:?} {}", i.root_cause.kind, i.root_cause.entity))
+        .collect()
+}
+
+/// Incidents that cross partitions (with 3: a cascade through two namespaces, a noisy
+/// neighbour in another namespace than its victims, an outside API failing for callers in
+/// two namespaces) through real replicas: every replica's API lists the root causes one
+/// process finds, in its order.
+#[test]
+fn replicas_of_three_partitions_list_what_one_process_finds_for_incidents_across_them() {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests-data/incidents");
+    for case in [
+        "dependency-ledger-down-cascade.jsonl",
+        "node-memory-pressure-noisy-neighbour.jsonl",
+        "dependency-external-api-outage.jsonl",
+    ] {
+        let recording = suite.join(case);
+        let Some(nats) = NatsServer::start(&format!("across-{case}")) else {
+            return;
+        };
+        let url = nats.url();
+        let want = roots(&analyse_locally(&recording).insights);
+        publish(recording.to_str().unwrap(), &url, 3);
+        let token = "across";
+        let replicas: Vec<support::CorrelationService> = (0..3)
+            .map(|p: u32| {
+                let args = ["--partitions", "3", "--partition", &p.to_string()];
+                support::CorrelationService::start_with(&url, token, &args.map(str::to_owned))
+            })
+            .collect();
+        for replica in &replicas {
+            let port = replica.port;
+            wait_until(&format!("{case}: replica on {port} lists {want:?}"), || {
+                let (status, body) = support::http_get(port, "/api/v1/insights", Some(token));
+                status == 200
+                    && serde_json::from_str::<InsightReport>(&body)
+                        .is_ok_and(|r| roots(&r.insights) == want)
+            });
+        }
+    }
+}
+
 /// Waits until `done` holds (checked every 50 ms), failing with `what` after 60 s.
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
