@@ -713,3 +713,65 @@ mod policy_direction_tests {
         assert_ne!(root_with_policy(false, true), RootCauseKind::NetworkPolicy);
     }
 }
+
+#[cfg(test)]
+mod partition_tests {
+    use super::*;
+    use tapio_domain::{partition_of, EntitySnapshot, Timestamp};
+
+    fn restart(namespace: &str) -> Observation {
+        Observation::Event(Event {
+            id: EventId::derive(Source::Kubeapi, namespace.as_bytes(), "restart"),
+            at: Timestamp::from_second(1_800_000_000).unwrap(),
+            source: Source::Kubeapi,
+            kind: EventKind::ContainerRestarted {
+                container: "api".to_owned(),
+                restarts: 1,
+            },
+            severity: Severity::Warning,
+            entity: EntityRef::new(EntityKind::Pod, Some(namespace), "api"),
+            node: None,
+            raw: RawRef::default(),
+        })
+    }
+
+    #[test]
+    fn a_partition_keeps_all_topology_and_changes_but_only_its_own_evidence() {
+        let count = 3;
+        let ours = (0..50)
+            .map(|i| format!("team-{i}"))
+            .find(|ns| partition_of(ns, count) == 0)
+            .unwrap();
+        let theirs = (0..50)
+            .map(|i| format!("team-{i}"))
+            .find(|ns| partition_of(ns, count) != 0)
+            .unwrap();
+        let mut engine = Engine::for_partition(Partition { index: 0, count });
+        for ns in [&ours, &theirs] {
+            let pod = EntityRef::new(EntityKind::Pod, Some(ns), "api");
+            engine.ingest(Observation::Entity(EntitySnapshot::bare(
+                Timestamp::from_second(1_800_000_000).unwrap(),
+                pod,
+            )));
+            engine.ingest(restart(ns));
+        }
+        let change = Observation::Event(Event {
+            kind: EventKind::ConfigChanged {
+                keys: vec!["K".to_owned()],
+            },
+            ..match restart(&theirs) {
+                Observation::Event(e) => e,
+                _ => unreachable!(),
+            }
+        });
+        engine.ingest(change);
+        let stats = engine.stats();
+        assert_eq!(stats.entities, 2, "both namespaces' topology");
+        assert_eq!(stats.events, 2, "our restart and their change");
+        assert_eq!(stats.elsewhere, 1, "their restart");
+        // One partition analyses everything.
+        let mut whole = Engine::new();
+        whole.ingest(restart(&theirs));
+        assert_eq!((whole.stats().events, whole.stats().elsewhere), (1, 0));
+    }
+}

@@ -253,6 +253,7 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
             metrics.published(subscriber.publish_analysis(&insights).await?);
             metrics.pending(subscriber.pending().await?);
             let stats = engine.stats();
+            metrics.elsewhere(stats.elsewhere);
             let report = InsightReport {
                 insights,
                 stats: Stats {

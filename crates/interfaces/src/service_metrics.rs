@@ -29,6 +29,7 @@ pub struct ServiceMetrics {
     replayed: Counter,
     undecodable: Counter,
     pending: Gauge,
+    elsewhere: Gauge,
     analyses: Counter,
     analysis_seconds: Histogram,
     insights_published: Counter,
@@ -59,6 +60,7 @@ impl Default for ServiceMetrics {
             replayed: Counter::default(),
             undecodable: Counter::default(),
             pending: Gauge::default(),
+            elsewhere: Gauge::default(),
             analyses: Counter::default(),
             // 1 ms to about 65 s.
             analysis_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
@@ -90,6 +92,11 @@ impl Default for ServiceMetrics {
             "consumer_pending_messages",
             "Messages on the bus not yet delivered to this replica (its lag)",
             metrics.pending.clone(),
+        );
+        registry.register(
+            "observations_elsewhere",
+            "Observations about namespaces of other partitions that this replica's engine left to them (it keeps their topology and changes)",
+            metrics.elsewhere.clone(),
         );
         registry.register(
             "analyses",
@@ -164,6 +171,11 @@ impl ServiceMetrics {
 
     pub fn pending(&self, n: u64) {
         self.pending.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// What the engine left to other partitions so far (since it was last rebuilt).
+    pub fn elsewhere(&self, n: u64) {
+        self.elsewhere.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// One analysis pass, its duration, and what it found.
