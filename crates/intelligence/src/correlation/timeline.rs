@@ -1,4 +1,5 @@
-//! Events by entity, in event-time order, with a bounded retention horizon.
+//! Events by entity, in event-time order. Every event pushed is kept (no retention horizon
+//! yet: a long-running engine grows with the events it has seen).
 
 use rustc_hash::FxHashMap as HashMap;
 
