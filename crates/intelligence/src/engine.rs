@@ -3,7 +3,7 @@
 
 use tapio_domain::{
     EntityKind, EntityRef, Event, EventId, EventKind, Insight, Observation, Partition, RawRef,
-    Severity, Source,
+    Severity, SignedDuration, Source, Timestamp,
 };
 
 use crate::analysis::{
@@ -54,6 +54,8 @@ pub struct EngineStats {
     pub logs: u64,
     /// Events, samples, spans and logs about namespaces of other partitions, left to them.
     pub elsewhere: u64,
+    /// Events forgotten for being older than the retention, or arriving after it.
+    pub expired: u64,
 }
 
 /// Correlation and analysis over everything ingested so far.
@@ -71,7 +73,15 @@ pub struct Engine {
     /// The partition this engine analyses (`None`: the whole cluster).
     partition: Option<Partition>,
     elsewhere: u64,
+    /// The latest event time seen, and the horizon before which everything was forgotten.
+    latest: Option<Timestamp>,
+    horizon: Option<Timestamp>,
 }
+
+/// How far back in event time the engine remembers (as long as the bus keeps events).
+const RETENTION: SignedDuration = SignedDuration::from_hours(24);
+/// How far event time must move on before the engine forgets again.
+const FORGET_EVERY: SignedDuration = SignedDuration::from_hours(1);
 
 impl Engine {
     /// An empty engine.
@@ -101,6 +111,10 @@ impl Engine {
 
     /// Takes one observation.
     pub fn ingest(&mut self, observation: Observation) {
+        let at = observation.at();
+        if self.latest.is_none_or(|l| at > l) {
+            self.latest = Some(at);
+        }
         match observation {
             Observation::Event(mut e) => {
                 e.entity = self.topology.resolve(&e.entity);
@@ -194,6 +208,7 @@ impl Engine {
             spans: self.spans_in,
             logs: self.logs_in,
             elsewhere: self.elsewhere,
+            expired: self.timeline.expired,
         }
     }
 
@@ -312,8 +327,32 @@ impl Engine {
         }
     }
 
+    /// Forgets what happened more than [`RETENTION`] before the latest event time, once that
+    /// moved on by [`FORGET_EVERY`] since the last time, and only while most of what is held
+    /// (events and metric points) is within the retention: a single event with a time far
+    /// ahead (a wrong clock, a hostile line) then never makes the engine forget the rest.
+    fn forget_old(&mut self) {
+        let Some(latest) = self.latest else { return };
+        let horizon = latest - RETENTION;
+        if self.horizon.is_some_and(|h| horizon < h + FORGET_EVERY) {
+            return;
+        }
+        let (points, recent_points) = self.series.points_since(horizon);
+        let held = self.timeline.len() + points;
+        let recent = self.timeline.count_since(horizon) + recent_points;
+        if recent * 2 < held {
+            return;
+        }
+        self.timeline.forget_before(horizon);
+        self.series.forget_before(horizon);
+        self.error_logs.forget_before(horizon);
+        self.topology.forget_versions_before(horizon);
+        self.horizon = Some(horizon);
+    }
+
     /// Correlates and explains everything ingested so far, best insight first.
     pub fn analyze(&mut self) -> Vec<Insight> {
+        self.forget_old();
         self.derive_metric_anomalies();
         self.derive_failing_calls();
         for (caller, callee) in self.spans.service_calls() {
@@ -773,5 +812,80 @@ mod partition_tests {
         let mut whole = Engine::new();
         whole.ingest(restart(&theirs));
         assert_eq!((whole.stats().events, whole.stats().elsewhere), (1, 0));
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+    use tapio_domain::{EntitySnapshot, MetricSample};
+
+    fn restart(at: Timestamp, n: i64) -> Observation {
+        Observation::Event(Event {
+            id: EventId::derive(Source::Kubeapi, format!("restart {n}").as_bytes(), ""),
+            at,
+            source: Source::Kubeapi,
+            kind: EventKind::ContainerRestarted {
+                container: "api".to_owned(),
+                restarts: n as i32,
+            },
+            severity: Severity::Warning,
+            entity: EntityRef::new(EntityKind::Pod, Some("shop"), "api-1"),
+            node: None,
+            raw: RawRef::default(),
+        })
+    }
+
+    /// 30 hours of a pod's restarts, metric points and status changes, one every 10 minutes.
+    fn thirty_hours(engine: &mut Engine, t0: Timestamp) {
+        for n in 0..180 {
+            let at = t0 + SignedDuration::from_mins(10 * n);
+            let pod = EntityRef::new(EntityKind::Pod, Some("shop"), "api-1");
+            engine.ingest(Observation::Entity(EntitySnapshot::bare(at, pod.clone())));
+            engine.ingest(restart(at, n));
+            engine.ingest(Observation::Metric(MetricSample {
+                at,
+                entity: pod,
+                service: None,
+                name: "container_memory_working_set_bytes".to_owned(),
+                value: 1e8,
+                counter: false,
+                attributes: Vec::new(),
+            }));
+        }
+    }
+
+    #[test]
+    fn what_is_older_than_a_day_of_event_time_is_forgotten() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut engine = Engine::new();
+        thirty_hours(&mut engine, t0);
+        engine.analyze();
+        let latest = t0 + SignedDuration::from_mins(10 * 179);
+        let horizon = latest - RETENTION;
+        assert!(engine.timeline.events().iter().all(|e| e.at >= horizon));
+        assert_eq!(
+            engine.timeline.len(),
+            145,
+            "24 h of events, one every 10 min"
+        );
+        assert_eq!(engine.stats().expired, 35);
+        assert_eq!(engine.series.points_since(horizon), (145, 145));
+        let pod = EntityRef::new(EntityKind::Pod, Some("shop"), "api-1").key();
+        assert!(engine.topology.version_at(&pod, latest).is_some());
+        // An event from before the horizon that arrives now is not taken in.
+        engine.ingest(restart(t0, 1000));
+        assert_eq!((engine.timeline.len(), engine.stats().expired), (145, 36));
+    }
+
+    #[test]
+    fn one_event_far_ahead_does_not_make_the_engine_forget() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut engine = Engine::new();
+        thirty_hours(&mut engine, t0);
+        engine.ingest(restart("2099-01-01T00:00:00Z".parse().unwrap(), 9999));
+        engine.analyze();
+        assert_eq!(engine.timeline.len(), 181, "nothing forgotten");
+        assert_eq!(engine.stats().expired, 0);
     }
 }

@@ -1,5 +1,5 @@
-//! Events by entity, in event-time order. Every event pushed is kept (no retention horizon
-//! yet: a long-running engine grows with the events it has seen).
+//! Events by entity, in event-time order, back to a retention horizon that the engine moves
+//! forward as event time passes.
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -22,6 +22,10 @@ pub struct Timeline {
     pub skipped_info: u64,
     /// Events already held, dropped.
     pub duplicates: u64,
+    /// Events before this are forgotten, and dropped when they arrive.
+    horizon: Option<Timestamp>,
+    /// Events forgotten or dropped for being before the horizon.
+    pub expired: u64,
 }
 
 impl Timeline {
@@ -39,10 +43,19 @@ impl Timeline {
             self.skipped_info += 1;
             return;
         }
+        if self.horizon.is_some_and(|h| event.at < h) {
+            self.expired += 1;
+            return;
+        }
         if !self.ids.insert(event.id) {
             self.duplicates += 1;
             return;
         }
+        self.index(event);
+    }
+
+    /// Adds an event to the indexes and the list.
+    fn index(&mut self, event: Event) {
         let idx = self.events.len();
         self.by_entity
             .entry(event.entity.key())
@@ -56,6 +69,33 @@ impl Timeline {
         }
         self.events.push(event);
         self.sorted = false;
+    }
+
+    /// Forgets every event before `horizon` and drops those that arrive later; returns how
+    /// many it forgot. The ids of forgotten events go too.
+    pub fn forget_before(&mut self, horizon: Timestamp) -> usize {
+        self.horizon = Some(self.horizon.map_or(horizon, |h| h.max(horizon)));
+        if self.events.iter().all(|e| e.at >= horizon) {
+            return 0;
+        }
+        let held = std::mem::take(&mut self.events);
+        let before = held.len();
+        self.by_entity.clear();
+        self.by_node.clear();
+        self.ids.clear();
+        for event in held.into_iter().filter(|e| e.at >= horizon) {
+            self.ids.insert(event.id);
+            self.index(event);
+        }
+        self.sorted = false;
+        let forgotten = before - self.events.len();
+        self.expired += forgotten as u64;
+        forgotten
+    }
+
+    /// Number of events at or after `from`.
+    pub fn count_since(&self, from: Timestamp) -> usize {
+        self.events.iter().filter(|e| e.at >= from).count()
     }
 
     /// Sorts the indexes by event time; call before querying after pushes.

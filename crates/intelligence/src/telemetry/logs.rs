@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use rustc_hash::FxHashMap as HashMap;
 use tapio_domain::{EntityKey, LogRecord};
 
@@ -85,6 +86,22 @@ impl ErrorLogs {
             t = "<other errors>".to_owned();
         }
         *templates.entry(t).or_default().entry(minute).or_default() += 1;
+    }
+
+    /// Forgets the counts of minutes before `horizon`.
+    pub fn forget_before(&mut self, horizon: Timestamp) {
+        let first = horizon.as_second().div_euclid(60);
+        for templates in self.counts.values_mut() {
+            for minutes in templates.values_mut() {
+                *minutes = minutes.split_off(&first);
+            }
+            templates.retain(|_, minutes| !minutes.is_empty());
+        }
+        self.counts.retain(|_, templates| !templates.is_empty());
+        self.span = self
+            .span
+            .filter(|&(_, last)| last >= first)
+            .map(|(a, b)| (a.max(first), b));
     }
 
     /// Every (entity, template) with its per-minute counts over the whole log window,

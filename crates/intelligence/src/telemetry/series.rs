@@ -54,6 +54,26 @@ impl SeriesStore {
         }
     }
 
+    /// Forgets the points before `horizon`, and series (with their counters' last values)
+    /// that have none left.
+    pub fn forget_before(&mut self, horizon: Timestamp) {
+        for series in self.series.values_mut() {
+            while series.points.front().is_some_and(|(t, _)| *t < horizon) {
+                series.points.pop_front();
+            }
+        }
+        self.series.retain(|_, s| !s.points.is_empty());
+        self.counter_last.retain(|_, (t, _)| *t >= horizon);
+    }
+
+    /// Points held, and how many of them are at or after `from`.
+    pub fn points_since(&self, from: Timestamp) -> (usize, usize) {
+        self.series.values().fold((0, 0), |(all, recent), s| {
+            let newer = s.points.iter().filter(|(t, _)| *t >= from).count();
+            (all + s.points.len(), recent + newer)
+        })
+    }
+
     /// Adds one sample. Counters are stored as per-second rates between consecutive
     /// samples (a reset, where the counter goes down, starts over).
     pub fn push(&mut self, sample: &MetricSample) {

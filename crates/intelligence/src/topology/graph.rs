@@ -168,6 +168,17 @@ impl Topology {
         });
     }
 
+    /// Forgets what entities looked like before `horizon`: of the versions older than it,
+    /// only the last stays (how the entity looked at the horizon).
+    pub fn forget_versions_before(&mut self, horizon: Timestamp) {
+        for node in &mut self.nodes {
+            let older = node.versions.partition_point(|v| v.from < horizon);
+            if older > 1 {
+                node.versions.drain(..older - 1);
+            }
+        }
+    }
+
     /// Records that an entity stopped existing at `at`.
     pub fn remove(&mut self, entity: &EntityRef, at: Timestamp) {
         if let Some(&id) = self.ids.get(&entity.key()) {
