@@ -2081,7 +2081,7 @@ def connpool_oom():
     g.sample_otlp(c, pods, http_hist, 60.0, 22.0)
     kit.sample_kubelet(c, 90.0)
     expect(name, "connection-pool", "DependencyFailure", ("Deployment", "shop", "cart"),
-           ["DependencyFailure", "ApplicationError"], "Deployment/cart",
+           ["DependencyFailure"], "Deployment/cart",
            "from T+4m the cart database gets slow (outside the cluster): HikariCP pool cart-pg pinned at used=max=20, "
            "db.client.connection.pending_requests climbs to ~180, http.server.request.duration rises, cart working set "
            "grows with the queued requests until OOMKilled at 512Mi on both pods, then CrashLoopBackOff (backlog refills "
@@ -3463,7 +3463,7 @@ def v2_connpool_go_liveness():
     g.sample_otlp(c, podsf, lambda c_, p, t: otlp_sql_pool(c_, p, t, t0, t_fix), 90.0)
     kit.sample_kubelet(c, 360.0)
     expect(name, "connection-pool", "DependencyFailure", ("Deployment", "identity", "accounts"),
-           ["DependencyFailure", "ApplicationError"], "Deployment/accounts",
+           ["DependencyFailure"], "Deployment/accounts",
            "from T+4.5m a hand-run migration holds an ACCESS EXCLUSIVE lock on the accounts database (outside the "
            "cluster): every query blocks, the Go database/sql pool accounts-pg is pinned at used=max=10 with "
            "db.client.connection.pending_requests and timeouts climbing, request spans end at 5 s with 503 'context "

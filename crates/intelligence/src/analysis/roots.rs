@@ -40,17 +40,7 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
                 class(K::MemoryLeak, 0.75)
             } else if m.starts_with("error_logs") {
                 class(K::ApplicationError, 0.6)
-            } else if [
-                "connection",
-                "pool",
-                "pending",
-                "backends",
-                "clients",
-                "sessions",
-            ]
-            .iter()
-            .any(|k| m.contains(k))
-            {
+            } else if crate::correlation::rules::is_connection_metric(metric) {
                 // A pool that fills up waits on what it connects to; a server that runs
                 // out of connections (backends, clients, sessions) fails its callers.
                 class(K::DependencyFailure, 0.7)

@@ -57,7 +57,39 @@ fn calls_failing_text(e: &Event) -> String {
     )
 }
 
+/// A pod's connections to a dependency piling up: its pool in use, waiting or timing out.
+fn is_connection_saturation(e: &Event) -> bool {
+    super::metric_up(e).is_some_and(super::is_connection_metric)
+}
+
+/// What a pod whose requests wait on a full pool shows: probes that time out, and the
+/// restarts the liveness probe causes.
+fn is_probe_or_exit_failure(e: &Event) -> bool {
+    is_failed_termination(e) || matches!(e.kind, EventKind::ProbeFailed { .. })
+}
+
 pub(super) const RULES: &[CausalRule] = &[
+    CausalRule {
+        name: "exhausted-pool-fails-pod",
+        cause: is_connection_saturation,
+        effect: is_probe_or_exit_failure,
+        link: Link::SameEntity,
+        max_delay: minutes(15),
+        prior: 0.7,
+        why: |c, _| {
+            match &c.kind {
+            EventKind::MetricAnomaly {
+                metric,
+                baseline,
+                observed,
+                ..
+            } => format!(
+                "{metric} rose from {baseline:.0} to {observed:.0}: requests waited on the dependency's connections until they and the probes timed out"
+            ),
+            _ => String::new(),
+        }
+        },
+    },
     CausalRule {
         name: CASCADE_RULE,
         cause: is_pod_failure,

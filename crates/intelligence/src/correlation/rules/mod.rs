@@ -120,6 +120,22 @@ fn is_pod_created(e: &Event) -> bool {
     matches!(e.kind, EventKind::PodCreated)
 }
 
+/// Metrics of connections to a dependency: a client's pool (in use, pending, timeouts) or a
+/// server's connection slots (backends, clients, sessions).
+pub(crate) fn is_connection_metric(name: &str) -> bool {
+    let m = name.to_ascii_lowercase();
+    [
+        "connection",
+        "pool",
+        "pending",
+        "backends",
+        "clients",
+        "sessions",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
+}
+
 pub(crate) fn metric_up(e: &Event) -> Option<&str> {
     match &e.kind {
         EventKind::MetricAnomaly { metric, score, .. } if *score > 0.0 => Some(metric),
