@@ -5,8 +5,8 @@ use tapio_domain::event::ProbeKind;
 use tapio_domain::{Event, EventKind};
 
 use super::{
-    is_crash_loop, is_failed_termination, is_image_pull_waiting, minutes, waiting_reason,
-    CausalRule,
+    is_crash_loop, is_failed_termination, is_image_pull_waiting, is_probe_or_exit_failure, minutes,
+    waiting_reason, CausalRule,
 };
 use crate::correlation::link::Link;
 
@@ -37,15 +37,11 @@ fn is_error_log_spike(e: &Event) -> bool {
     super::metric_up(e).is_some_and(|m| m.starts_with("error_logs"))
 }
 
-fn is_crash_or_probe_failure(e: &Event) -> bool {
-    is_failed_termination(e) || matches!(e.kind, EventKind::ProbeFailed { .. })
-}
-
 pub(super) const RULES: &[CausalRule] = &[
     CausalRule {
         name: "errors-precede-failure",
         cause: is_error_log_spike,
-        effect: is_crash_or_probe_failure,
+        effect: is_probe_or_exit_failure,
         link: Link::SameEntity,
         max_delay: minutes(15),
         prior: 0.7,

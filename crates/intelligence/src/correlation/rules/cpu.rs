@@ -1,9 +1,9 @@
 //! CPU: a container held at its CPU limit is throttled; throttled processes answer probes
 //! late, so probes time out and liveness failures restart the container.
 
-use tapio_domain::{Event, EventKind};
+use tapio_domain::Event;
 
-use super::{describe_metric, is_failed_termination, metric_up, minutes, CausalRule};
+use super::{describe_metric, is_probe_or_exit_failure, metric_up, minutes, CausalRule};
 use crate::correlation::link::Link;
 
 fn is_throttling(e: &Event) -> bool {
@@ -17,15 +17,11 @@ fn is_cpu_saturation(e: &Event) -> bool {
     })
 }
 
-fn is_probe_or_exit(e: &Event) -> bool {
-    matches!(e.kind, EventKind::ProbeFailed { .. }) || is_failed_termination(e)
-}
-
 pub(super) const RULES: &[CausalRule] = &[
     CausalRule {
         name: "throttling-fails-probes",
         cause: is_throttling,
-        effect: is_probe_or_exit,
+        effect: is_probe_or_exit_failure,
         link: Link::SameEntity,
         max_delay: minutes(30),
         prior: 0.85,
@@ -48,7 +44,7 @@ pub(super) const RULES: &[CausalRule] = &[
     CausalRule {
         name: "cpu-saturation-fails-probes",
         cause: is_cpu_saturation,
-        effect: is_probe_or_exit,
+        effect: is_probe_or_exit_failure,
         link: Link::SameEntity,
         max_delay: minutes(30),
         prior: 0.6,

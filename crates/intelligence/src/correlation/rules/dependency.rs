@@ -5,8 +5,8 @@
 use tapio_domain::{Event, EventKind};
 
 use super::{
-    is_failed_termination, is_metric_anomaly, is_template_change, minutes, waiting_reason,
-    CausalRule,
+    is_calls_failing, is_failed_termination, is_metric_anomaly, is_probe_or_exit_failure,
+    is_template_change, minutes, waiting_reason, CausalRule,
 };
 use crate::correlation::link::Link;
 
@@ -28,10 +28,6 @@ fn is_pod_failure(e: &Event) -> bool {
             EventKind::ProbeFailed { .. } | EventKind::TcpConnectFailed { .. }
         )
         || matches!(waiting_reason(e), Some("CrashLoopBackOff"))
-}
-
-fn is_calls_failing(e: &Event) -> bool {
-    matches!(e.kind, EventKind::CallsFailing { .. })
 }
 
 /// What the callers saw, for the chain's explanation.
@@ -60,12 +56,6 @@ fn calls_failing_text(e: &Event) -> String {
 /// A pod's connections to a dependency piling up: its pool in use, waiting or timing out.
 fn is_connection_saturation(e: &Event) -> bool {
     super::metric_up(e).is_some_and(super::is_connection_metric)
-}
-
-/// What a pod whose requests wait on a full pool shows: probes that time out, and the
-/// restarts the liveness probe causes.
-fn is_probe_or_exit_failure(e: &Event) -> bool {
-    is_failed_termination(e) || matches!(e.kind, EventKind::ProbeFailed { .. })
 }
 
 pub(super) const RULES: &[CausalRule] = &[

@@ -120,6 +120,16 @@ fn is_pod_created(e: &Event) -> bool {
     matches!(e.kind, EventKind::PodCreated)
 }
 
+/// A pod failing as its probes or its containers' exits show.
+fn is_probe_or_exit_failure(e: &Event) -> bool {
+    is_failed_termination(e) || matches!(e.kind, EventKind::ProbeFailed { .. })
+}
+
+/// Calls into an entity failing for its callers.
+fn is_calls_failing(e: &Event) -> bool {
+    matches!(e.kind, EventKind::CallsFailing { .. })
+}
+
 /// Metrics of connections to a dependency: a client's pool (in use, pending, timeouts) or a
 /// server's connection slots (backends, clients, sessions).
 pub(crate) fn is_connection_metric(name: &str) -> bool {

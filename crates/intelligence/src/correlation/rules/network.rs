@@ -3,7 +3,7 @@
 
 use tapio_domain::{Event, EventKind};
 
-use super::{minutes, CausalRule};
+use super::{is_calls_failing, minutes, CausalRule};
 use crate::correlation::link::Link;
 
 /// A policy change that restricts the ingress of the pods it selects.
@@ -40,10 +40,6 @@ fn is_dns_failure(e: &Event) -> bool {
 
 fn is_pod_network_trouble(e: &Event) -> bool {
     is_ingress_failure(e) || is_egress_failure(e) || super::is_failed_termination(e)
-}
-
-fn is_calls_failing(e: &Event) -> bool {
-    matches!(e.kind, EventKind::CallsFailing { .. })
 }
 
 pub(super) const RULES: &[CausalRule] = &[
