@@ -5,6 +5,7 @@
 use jiff::SignedDuration;
 use tapio_domain::{ChainStep, EntityName, EventId, Insight, RootCauseKind, Source};
 
+use super::extend_unique;
 use crate::telemetry::SpanStore;
 use crate::topology::Topology;
 
@@ -109,9 +110,7 @@ pub fn widen_with_callers(insights: &mut [Insight], topology: &Topology, spans: 
                 namespace: namespace.clone(),
                 name: (*caller).to_owned(),
             };
-            if !insight.affected.contains(&entity) {
-                insight.affected.push(entity);
-            }
+            extend_unique(&mut insight.affected, [entity]);
         }
     }
 }

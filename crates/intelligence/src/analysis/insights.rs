@@ -12,8 +12,8 @@ use tapio_domain::{
 
 use super::incidents::Incident;
 use super::recommend::recommend;
-use super::roots::{is_change, root_of, RootClass};
-use super::{insight_id, round2};
+use super::roots::{is_workload_change, root_of, RootClass};
+use super::{extend_unique, insight_id, round2};
 use crate::correlation::rules::CROSS_SERVICE_RULES;
 use crate::correlation::{caller_workloads, CausalStep, ChainSearch, Timeline};
 use crate::telemetry::SeriesStore;
@@ -84,26 +84,34 @@ fn score_chain(timeline: &Timeline, chain: &[CausalStep]) -> Option<Scored> {
     })
 }
 
+/// Calls into one dependency failing for several services at once: the dependency's name
+/// and the callers.
+fn shared_failure(e: &Event) -> Option<(&str, &[String])> {
+    match &e.kind {
+        EventKind::CallsFailing { callers, .. } if callers.len() > 1 => {
+            Some((e.entity.name.as_str(), callers))
+        }
+        _ => None,
+    }
+}
+
 /// A change someone made to one workload cannot explain the same failures in services it
 /// did not touch. When another chain shows calls into a dependency failing for several
 /// services at once, chains that blame a change for those failures keep a fraction of
 /// their score and confidence.
 fn demote_changes_with_shared_failures(timeline: &Timeline, scored: &mut [Scored]) {
     const CONTRADICTED: f64 = 0.6;
-    let shared: Option<(String, Vec<String>)> =
-        scored.iter().flat_map(|s| s.steps.iter()).find_map(|step| {
-            let e = timeline.get(step.event);
-            match &e.kind {
-                EventKind::CallsFailing { callers, .. } if callers.len() > 1 => {
-                    Some((e.entity.name.clone(), callers.clone()))
-                }
-                _ => None,
-            }
-        });
+    let shared = scored
+        .iter()
+        .flat_map(|s| s.steps.iter())
+        .find_map(|step| shared_failure(timeline.get(step.event)));
     let Some((dependency, callers)) = shared else {
         return;
     };
-    for s in scored.iter_mut().filter(|s| is_change(s.root.kind)) {
+    for s in scored
+        .iter_mut()
+        .filter(|s| is_workload_change(s.root.kind))
+    {
         s.score *= CONTRADICTED;
         s.confidence *= CONTRADICTED;
         s.contradicted = Some(format!(
@@ -117,10 +125,7 @@ fn demote_changes_with_shared_failures(timeline: &Timeline, scored: &mut [Scored
 /// (the dependency), also where a chain leads further back from them (a change to one of
 /// those services just before): the chain from that step on competes with the longer one.
 fn add_shared_failures_as_roots(timeline: &Timeline, scored: &mut Vec<Scored>) {
-    let shared = |step: &CausalStep| {
-        matches!(&timeline.get(step.event).kind,
-            EventKind::CallsFailing { callers, .. } if callers.len() > 1)
-    };
+    let shared = |step: &CausalStep| shared_failure(timeline.get(step.event)).is_some();
     let tails: Vec<Vec<CausalStep>> = scored
         .iter()
         .flat_map(|s| {
@@ -540,14 +545,13 @@ impl Analysis<'_> {
         } else {
             format!("{first_label}, now {now}")
         };
-        // Calls into something outside the cluster fail for the workloads making them.
+        // Calls that fail into the root fail for the workloads making them.
         let mut affected_keys = incident.affected.clone();
-        if root_event.entity.kind == EntityKind::ExternalService {
-            for w in caller_workloads(root_event, self.topology) {
-                if !affected_keys.contains(&w) {
-                    affected_keys.push(w);
-                }
-            }
+        if matches!(root_event.kind, EventKind::CallsFailing { .. }) {
+            extend_unique(
+                &mut affected_keys,
+                caller_workloads(root_event, self.topology),
+            );
         }
         let pods = affected_keys
             .iter()
@@ -631,7 +635,7 @@ impl Analysis<'_> {
             recommendations: recommend(
                 best.root.kind,
                 root_event,
-                // A dependency outside the cluster has no workload: its first caller's.
+                // A dependency with no workload (outside the cluster): its first caller's.
                 workload_key.or_else(|| affected_keys.iter().find(|k| k.kind.is_workload())),
                 container.as_deref(),
                 oom_limit,
@@ -723,11 +727,7 @@ pub fn explain_incidents(analysis: &Analysis<'_>, incidents: &[Incident]) -> Vec
         });
         match close {
             Some(existing) => {
-                for a in insight.affected {
-                    if !existing.affected.contains(&a) {
-                        existing.affected.push(a);
-                    }
-                }
+                extend_unique(&mut existing.affected, insight.affected);
                 existing.affected.sort();
                 existing.confidence = existing.confidence.max(insight.confidence);
             }
@@ -763,11 +763,10 @@ fn absorb_cascades(insights: &mut Vec<Insight>) {
             })
             .collect();
         if let Some(cascade) = insights.iter_mut().find(|i| i.id == id) {
-            for a in absorbed.into_iter().flat_map(|i| i.affected) {
-                if !cascade.affected.contains(&a) {
-                    cascade.affected.push(a);
-                }
-            }
+            extend_unique(
+                &mut cascade.affected,
+                absorbed.into_iter().flat_map(|i| i.affected),
+            );
             cascade.affected.sort();
         }
     }

@@ -26,6 +26,15 @@ fn insight_id(parts: &[&[u8]]) -> String {
     format!("in-{}", &h.finalize().to_hex()[..16])
 }
 
+/// Adds to `into` what it does not hold yet (affected objects of merged insights).
+fn extend_unique<T: PartialEq>(into: &mut Vec<T>, more: impl IntoIterator<Item = T>) {
+    for item in more {
+        if !into.contains(&item) {
+            into.push(item);
+        }
+    }
+}
+
 /// Confidences are reported with two decimals.
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0

@@ -8,7 +8,8 @@ use std::collections::HashSet;
 
 use tapio_domain::{EntityName, Insight, RootCause, RootCauseKind, SignedDuration};
 
-use super::roots::is_change;
+use super::extend_unique;
+use super::roots::is_workload_change;
 
 /// Whether `e` names the root: the same object, or the root's workload or service.
 fn names_root(e: &EntityName, root: &RootCause) -> bool {
@@ -32,9 +33,9 @@ fn names_root(e: &EntityName, root: &RootCause) -> bool {
 const SAME_OUTAGE: SignedDuration = SignedDuration::from_secs(600);
 
 /// Whether `cause` explains the root of `downstream`: that root is a step of its causal
-/// chain, after its own root (at about the same time); or `cause` is a dependency whose calls fail at the same time
-/// as those `downstream` blames on a change (see [`shares_the_failing_dependency`]), which
-/// then does not explain the dependency in turn.
+/// chain, after its own root (at about the same time); or `cause` is a dependency whose
+/// calls fail at the same time as those `downstream` blames on a change (see
+/// [`shares_the_failing_dependency`]), which then does not explain the dependency in turn.
 fn explains(cause: &Insight, downstream: &Insight) -> bool {
     let root = &downstream.root_cause;
     if cause.root_cause.entity == root.entity {
@@ -55,7 +56,7 @@ fn explains(cause: &Insight, downstream: &Insight) -> bool {
 fn shares_the_failing_dependency(dependency: &Insight, change: &Insight) -> bool {
     let failing = &dependency.root_cause;
     failing.kind == RootCauseKind::DependencyFailure
-        && is_change(change.root_cause.kind)
+        && is_workload_change(change.root_cause.kind)
         && change.chain.iter().skip(1).any(|s| {
             s.kind == "CallsFailing"
                 && s.entity == failing.entity
@@ -92,12 +93,7 @@ pub fn merge_partitions(mut all: Vec<(Option<u32>, Insight)>) -> Vec<(Option<u32
         if let Some(y) = into {
             folded[x] = true;
             let affected = all[x].1.affected.clone();
-            let cause = &mut all[y].1.affected;
-            for e in affected {
-                if !cause.contains(&e) {
-                    cause.push(e);
-                }
-            }
+            extend_unique(&mut all[y].1.affected, affected);
         }
     }
     all.into_iter()

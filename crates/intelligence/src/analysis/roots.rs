@@ -102,7 +102,7 @@ pub fn root_of(event: &Event) -> Option<RootClass> {
 }
 
 /// Root causes that are a change someone made to one workload.
-pub fn is_change(kind: RootCauseKind) -> bool {
+pub fn is_workload_change(kind: RootCauseKind) -> bool {
     matches!(
         kind,
         RootCauseKind::ConfigChange
