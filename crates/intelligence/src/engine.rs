@@ -15,11 +15,6 @@ use crate::service_rca::rank_services;
 use crate::telemetry::{CallStore, ErrorLogs, SeriesStore, SpanStore};
 use crate::topology::Topology;
 
-/// The host of a peer outside the cluster as callers name it, without a trailing dot.
-fn external_host(peer: &str) -> &str {
-    peer.trim_end_matches('.')
-}
-
 /// Metrics that describe configuration, not behaviour: never anomalies.
 fn is_static_metric(name: &str) -> bool {
     name.contains("limit") || name.contains("request") || name.ends_with(".max")
@@ -295,13 +290,12 @@ impl Engine {
                 .resolve_peer(&f.peer, f.namespace.as_deref(), at)
             {
                 Some((_, pods)) => pods,
-                None if self.topology.is_external(&f.peer) => {
-                    vec![
-                        EntityRef::new(EntityKind::ExternalService, None, external_host(&f.peer))
-                            .key(),
-                    ]
-                }
-                None => continue,
+                None => match self.topology.outside_host(&f.peer) {
+                    Some(host) => {
+                        vec![EntityRef::new(EntityKind::ExternalService, None, host).key()]
+                    }
+                    None => continue,
+                },
             };
             for pod in callees {
                 self.timeline.push(Event {

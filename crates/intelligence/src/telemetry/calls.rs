@@ -85,30 +85,22 @@ impl CallStore {
         }
     }
 
-    fn intern(&mut self, s: &str) -> u32 {
-        self.names.intern(s)
-    }
-
-    fn name(&self, id: u32) -> Option<&str> {
-        self.names.name(id)
-    }
-
     /// Keeps `span` if it is a call to a peer.
     pub fn push(&mut self, span: &SpanRecord) {
         let Some(peer) = span.peer.as_deref().filter(|p| !p.is_empty()) else {
             return;
         };
         let call = Call {
-            caller: self.intern(&span.service),
+            caller: self.names.intern(&span.service),
             namespace: match span.pod.as_ref().and_then(|p| p.namespace.as_deref()) {
-                Some(ns) => self.intern(ns),
+                Some(ns) => self.names.intern(ns),
                 None => u32::MAX,
             },
-            peer: self.intern(peer),
+            peer: self.names.intern(peer),
             at: span.start.as_nanosecond() as f64 / 1e9,
             error: span.error == Some(true),
             message: match span.status_message.as_deref() {
-                Some(m) if span.error == Some(true) => self.intern(m),
+                Some(m) if span.error == Some(true) => self.names.intern(m),
                 _ => u32::MAX,
             },
         };
@@ -131,7 +123,12 @@ impl CallStore {
         let mut out: Vec<(&str, Option<&str>, &str, Timestamp)> = latest
             .into_iter()
             .filter_map(|((c, ns, p), at)| {
-                Some((self.name(c)?, self.name(ns), self.name(p)?, timestamp(at)?))
+                Some((
+                    self.names.name(c)?,
+                    self.names.name(ns),
+                    self.names.name(p)?,
+                    timestamp(at)?,
+                ))
             })
             .collect();
         out.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
@@ -192,8 +189,8 @@ impl CallStore {
             .iter()
             .filter(|c| c.error)
             .filter_map(|c| {
-                let service = self.name(c.caller)?;
-                Some(match self.name(c.namespace) {
+                let service = self.names.name(c.caller)?;
+                Some(match self.names.name(c.namespace) {
                     Some(ns) => format!("{ns}/{service}"),
                     None => service.to_owned(),
                 })
@@ -208,12 +205,12 @@ impl CallStore {
         let message = messages
             .into_iter()
             .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-            .and_then(|(m, _)| self.name(m))
+            .and_then(|(m, _)| self.names.name(m))
             .unwrap_or_default()
             .to_owned();
         Some(FailingPeer {
-            peer: self.name(peer)?.to_owned(),
-            namespace: self.name(calls[t0].namespace).map(str::to_owned),
+            peer: self.names.name(peer)?.to_owned(),
+            namespace: self.names.name(calls[t0].namespace).map(str::to_owned),
             at: timestamp(calls[t0].at)?,
             failed: window.iter().filter(|c| c.error).count() as u64,
             total: window.len() as u64,

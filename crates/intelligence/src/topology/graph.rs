@@ -578,23 +578,24 @@ impl Topology {
         }
     }
 
-    /// Whether a peer that [`Self::resolve_peer`] cannot resolve is outside the cluster: a
-    /// host name of several labels that is neither a cluster name (`….svc…`, `….local`)
-    /// nor `<service>.<namespace>` of a namespace the cluster has. Addresses and single
-    /// labels never are: an address may be a pod not seen yet, a single label a Service of
-    /// the caller's namespace.
-    pub fn is_external(&self, peer: &str) -> bool {
+    /// The host of a peer that [`Self::resolve_peer`] cannot resolve, when it is outside the
+    /// cluster: a host name of several labels that is neither a cluster name (`….svc…`,
+    /// `….local`) nor `<service>.<namespace>` of a namespace the cluster has. Addresses and
+    /// single labels never are: an address may be a pod not seen yet, a single label a
+    /// Service of the caller's namespace.
+    pub fn outside_host<'p>(&self, peer: &'p str) -> Option<&'p str> {
         let host = peer.trim_end_matches('.');
         if host.parse::<std::net::IpAddr>().is_ok() || host.ends_with(".local") {
-            return false;
+            return None;
         }
         let labels: Vec<&str> = host.split('.').collect();
-        match labels.as_slice() {
+        let outside = match labels.as_slice() {
             [_] => false,
             _ if labels.contains(&"svc") => false,
             [_, namespace] => !self.has_namespace(namespace),
             _ => true,
-        }
+        };
+        outside.then_some(host)
     }
 
     /// Whether anything of `namespace` has been seen.
