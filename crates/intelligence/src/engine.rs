@@ -96,12 +96,16 @@ impl Engine {
     }
 
     /// Whether evidence about an object in `namespace` (none: cluster-scoped) is this
-    /// engine's to analyse.
-    fn analyses(&self, namespace: Option<&str>) -> bool {
-        match (self.partition, namespace) {
+    /// engine's to analyse; what is not is counted as left to another partition.
+    fn takes(&mut self, namespace: Option<&str>) -> bool {
+        let ours = match (self.partition, namespace) {
             (Some(p), Some(ns)) => p.owns(ns),
             _ => true,
+        };
+        if !ours {
+            self.elsewhere += 1;
         }
+        ours
     }
 
     /// Takes one observation.
@@ -121,8 +125,7 @@ impl Engine {
                 }
                 // Changes reach every partition: one in another namespace may explain a
                 // failure in this one.
-                if !e.kind.is_change() && !self.analyses(e.entity.namespace.as_deref()) {
-                    self.elsewhere += 1;
+                if !e.kind.is_change() && !self.takes(e.entity.namespace.as_deref()) {
                     return;
                 }
                 self.events_in += 1;
@@ -136,15 +139,13 @@ impl Engine {
                 if m.entity.name.is_empty() {
                     m.entity = self.topology.resolve(&m.entity);
                 }
-                if !self.analyses(m.entity.namespace.as_deref()) {
-                    self.elsewhere += 1;
+                if !self.takes(m.entity.namespace.as_deref()) {
                     return;
                 }
                 self.series.push(&m);
             }
             Observation::Span(s) => {
-                if !self.analyses(s.pod.as_ref().and_then(|p| p.namespace.as_deref())) {
-                    self.elsewhere += 1;
+                if !self.takes(s.pod.as_ref().and_then(|p| p.namespace.as_deref())) {
                     return;
                 }
                 self.spans_in += 1;
@@ -152,8 +153,7 @@ impl Engine {
                 self.calls.push(&s);
             }
             Observation::Log(l) => {
-                if !self.analyses(l.entity.namespace.as_deref()) {
-                    self.elsewhere += 1;
+                if !self.takes(l.entity.namespace.as_deref()) {
                     return;
                 }
                 self.logs_in += 1;
@@ -461,107 +461,73 @@ mod tests {
 }
 
 #[cfg(test)]
-mod traffic_tests {
-    use super::*;
-    use tapio_domain::{EntitySnapshot, Timestamp};
+mod fixtures {
+    //! Observations the engine's tests are made of.
 
-    fn snap(
+    use super::*;
+    use tapio_domain::{EntitySnapshot, SpanRecord};
+
+    /// `kind` `namespace/name` as seen at `at`, with its labels and addresses; a Service's
+    /// or NetworkPolicy's labels are also its selector.
+    pub fn snapshot(
+        at: Timestamp,
         kind: EntityKind,
+        namespace: &str,
         name: &str,
         labels: &[(&str, &str)],
         addresses: &[&str],
     ) -> Observation {
-        let mut s = EntitySnapshot::bare(
-            Timestamp::from_second(1_800_000_000).unwrap(),
-            EntityRef::new(kind, Some("shop"), name),
-        );
+        let mut s = EntitySnapshot::bare(at, EntityRef::new(kind, Some(namespace), name));
         s.labels = labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         s.addresses = addresses.iter().map(|a| a.to_string()).collect();
-        if kind == EntityKind::Service {
-            s.selector = Some(
-                labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            );
+        if matches!(kind, EntityKind::Service | EntityKind::NetworkPolicy) {
+            s.selector = Some(s.labels.clone());
         }
         Observation::Entity(s)
     }
 
-    fn event(kind: EventKind) -> Observation {
+    /// An event about `entity` at `at`.
+    pub fn event(at: Timestamp, kind: EventKind, entity: EntityRef) -> Observation {
         Observation::Event(Event {
-            id: EventId::derive(Source::Ebpf, format!("{kind:?}").as_bytes(), ""),
-            at: Timestamp::from_second(1_800_000_100).unwrap(),
-            source: Source::Ebpf,
+            id: EventId::derive(
+                Source::Kubeapi,
+                format!("{entity} {at} {kind:?}").as_bytes(),
+                "",
+            ),
+            at,
+            source: Source::Kubeapi,
             kind,
             severity: Severity::Warning,
-            entity: EntityRef::new(EntityKind::Pod, Some("shop"), "checkout-1"),
+            entity,
             node: None,
             raw: RawRef::default(),
         })
     }
 
-    #[test]
-    fn tcp_failures_and_dns_lookups_add_service_calls() {
-        let mut engine = Engine::new();
-        engine.ingest(snap(
-            EntityKind::Pod,
-            "checkout-1",
-            &[("app", "checkout")],
-            &["10.1.0.5"],
-        ));
-        engine.ingest(snap(
-            EntityKind::Service,
-            "checkout",
-            &[("app", "checkout")],
-            &["172.20.0.5"],
-        ));
-        engine.ingest(snap(
-            EntityKind::Pod,
-            "ledger-1",
-            &[("app", "ledger")],
-            &["10.1.0.9"],
-        ));
-        engine.ingest(snap(
-            EntityKind::Service,
-            "ledger",
-            &[("app", "ledger")],
-            &["172.20.0.9"],
-        ));
-        engine.ingest(event(EventKind::TcpConnectFailed {
-            daddr: "172.20.0.9".into(),
-            dport: 5432,
-            errno: 111,
-        }));
-        assert_eq!(engine.topology().callees_of("checkout"), vec!["ledger"]);
-        engine.ingest(event(EventKind::DnsFailure {
-            client: "10.1.0.5".into(),
-            query: "payments.shop.svc.cluster.local".into(),
-            rcode: "SERVFAIL".into(),
-            server: "172.20.0.10".into(),
-        }));
-        assert_eq!(
-            engine.topology().callees_of("checkout"),
-            vec!["ledger", "payments"]
-        );
+    /// A container of pod `namespace/name` restarted (the `n`th time) at `at`.
+    pub fn restart(namespace: &str, name: &str, at: Timestamp, n: i32) -> Observation {
+        let kind = EventKind::ContainerRestarted {
+            container: "api".to_owned(),
+            restarts: n,
+        };
+        event(
+            at,
+            kind,
+            EntityRef::new(EntityKind::Pod, Some(namespace), name),
+        )
     }
-}
 
-#[cfg(test)]
-mod external_tests {
-    use super::*;
-    use tapio_domain::{EntitySnapshot, RootCauseKind, SignedDuration, SpanRecord, Timestamp};
-
-    /// One call from `service`'s pod in `namespace` to `peer` at `at`.
-    fn call(
+    /// A call from the pod `<service>-1` of `namespace` to `peer` at `at`; a failed one
+    /// ends with `message`.
+    pub fn client_span(
         namespace: &str,
         service: &str,
         peer: &str,
         at: Timestamp,
-        failed: bool,
+        failed: Option<&str>,
     ) -> Observation {
         Observation::Span(SpanRecord {
             trace_id: format!("{service}{at}"),
@@ -575,26 +541,91 @@ mod external_tests {
             )),
             name: "POST".to_owned(),
             start: at,
-            end: at + SignedDuration::from_millis(80),
-            error: Some(failed),
+            end: at + SignedDuration::from_millis(50),
+            error: Some(failed.is_some()),
             peer: Some(peer.to_owned()),
-            status_message: failed.then(|| "503 Service Unavailable".to_owned()),
+            status_message: failed.map(str::to_owned),
         })
     }
+}
+
+#[cfg(test)]
+mod traffic_tests {
+    use super::fixtures::{event, snapshot};
+    use super::*;
+
+    #[test]
+    fn tcp_failures_and_dns_lookups_add_service_calls() {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let mut engine = Engine::new();
+        let shop = |kind, name, app, address| {
+            snapshot(at, kind, "shop", name, &[("app", app)], &[address])
+        };
+        engine.ingest(shop(EntityKind::Pod, "checkout-1", "checkout", "10.1.0.5"));
+        engine.ingest(shop(
+            EntityKind::Service,
+            "checkout",
+            "checkout",
+            "172.20.0.5",
+        ));
+        engine.ingest(shop(EntityKind::Pod, "ledger-1", "ledger", "10.1.0.9"));
+        engine.ingest(shop(EntityKind::Service, "ledger", "ledger", "172.20.0.9"));
+        let checkout = EntityRef::new(EntityKind::Pod, Some("shop"), "checkout-1");
+        let later = at + SignedDuration::from_secs(100);
+        engine.ingest(event(
+            later,
+            EventKind::TcpConnectFailed {
+                daddr: "172.20.0.9".into(),
+                dport: 5432,
+                errno: 111,
+            },
+            checkout.clone(),
+        ));
+        assert_eq!(engine.topology().callees_of("checkout"), vec!["ledger"]);
+        engine.ingest(event(
+            later,
+            EventKind::DnsFailure {
+                client: "10.1.0.5".into(),
+                query: "payments.shop.svc.cluster.local".into(),
+                rcode: "SERVFAIL".into(),
+                server: "172.20.0.10".into(),
+            },
+            checkout,
+        ));
+        assert_eq!(
+            engine.topology().callees_of("checkout"),
+            vec!["ledger", "payments"]
+        );
+    }
+}
+
+#[cfg(test)]
+mod external_tests {
+    use super::fixtures::{client_span, snapshot};
+    use super::*;
+    use tapio_domain::RootCauseKind;
 
     /// Two services in two namespaces call `peer` every 20 s for 30 minutes; from minute
     /// 15 every call fails.
     fn outage(peer: &str) -> Vec<Insight> {
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let callers = [("billing", "invoicer"), ("accounts", "subscriptions")];
         let mut engine = Engine::new();
-        for (ns, service) in [("billing", "invoicer"), ("accounts", "subscriptions")] {
-            let pod = EntityRef::new(EntityKind::Pod, Some(ns), &format!("{service}-1"));
-            engine.ingest(Observation::Entity(EntitySnapshot::bare(t0, pod)));
+        for (ns, service) in callers {
+            engine.ingest(snapshot(
+                t0,
+                EntityKind::Pod,
+                ns,
+                &format!("{service}-1"),
+                &[],
+                &[],
+            ));
         }
         for i in 0..90 {
             let at = t0 + SignedDuration::from_secs(i * 20);
-            for (ns, service) in [("billing", "invoicer"), ("accounts", "subscriptions")] {
-                engine.ingest(call(ns, service, peer, at, i >= 45));
+            let failed = (i >= 45).then_some("503 Service Unavailable");
+            for (ns, service) in callers {
+                engine.ingest(client_span(ns, service, peer, at, failed));
             }
         }
         engine.analyze()
@@ -638,27 +669,9 @@ mod external_tests {
 
 #[cfg(test)]
 mod policy_direction_tests {
+    use super::fixtures::{client_span, event, snapshot};
     use super::*;
-    use tapio_domain::{EntitySnapshot, RootCauseKind, SignedDuration, SpanRecord, Timestamp};
-
-    fn snapshot(
-        at: Timestamp,
-        kind: EntityKind,
-        namespace: &str,
-        name: &str,
-        labels: &[(&str, &str)],
-        selector: Option<&[(&str, &str)]>,
-    ) -> Observation {
-        let owned = |kv: &[(&str, &str)]| {
-            kv.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let mut s = EntitySnapshot::bare(at, EntityRef::new(kind, Some(namespace), name));
-        s.labels = owned(labels);
-        s.selector = selector.map(owned);
-        Observation::Entity(s)
-    }
+    use tapio_domain::RootCauseKind;
 
     /// storefront (namespace web) calls catalog-api every 20 s for 30 minutes; at minute 14
     /// a NetworkPolicy selecting the catalog pods appears, restricting `ingress` and
@@ -673,15 +686,15 @@ mod policy_direction_tests {
             "catalog",
             "catalog-1",
             &app,
-            None,
+            &[],
         ));
         engine.ingest(snapshot(
             t0,
             EntityKind::Service,
             "catalog",
             "catalog-api",
+            &app,
             &[],
-            Some(&app),
         ));
         let caller = [("app", "storefront")];
         engine.ingest(snapshot(
@@ -690,7 +703,7 @@ mod policy_direction_tests {
             "web",
             "storefront-1",
             &caller,
-            None,
+            &[],
         ));
         let changed = t0 + SignedDuration::from_mins(14);
         engine.ingest(snapshot(
@@ -699,37 +712,22 @@ mod policy_direction_tests {
             "catalog",
             "lockdown",
             &[],
-            Some(&[]),
+            &[],
         ));
-        engine.ingest(Observation::Event(Event {
-            id: EventId::derive(Source::Kubeapi, b"lockdown", "rules"),
-            at: changed,
-            source: Source::Kubeapi,
-            kind: EventKind::PolicyChanged {
+        engine.ingest(event(
+            changed,
+            EventKind::PolicyChanged {
                 created: true,
                 ingress,
                 egress,
             },
-            severity: Severity::Info,
-            entity: EntityRef::new(EntityKind::NetworkPolicy, Some("catalog"), "lockdown"),
-            node: None,
-            raw: RawRef::default(),
-        }));
+            EntityRef::new(EntityKind::NetworkPolicy, Some("catalog"), "lockdown"),
+        ));
         for i in 0..90 {
             let at = t0 + SignedDuration::from_secs(i * 20);
-            engine.ingest(Observation::Span(SpanRecord {
-                trace_id: format!("t{i}"),
-                span_id: format!("s{i}"),
-                parent_span_id: None,
-                service: "storefront".to_owned(),
-                pod: Some(EntityRef::new(EntityKind::Pod, Some("web"), "storefront-1")),
-                name: "GET".to_owned(),
-                start: at,
-                end: at + SignedDuration::from_millis(30),
-                error: Some(i >= 45),
-                peer: Some("catalog-api.catalog.svc.cluster.local".to_owned()),
-                status_message: (i >= 45).then(|| "connect ETIMEDOUT".to_owned()),
-            }));
+            let failed = (i >= 45).then_some("connect ETIMEDOUT");
+            let peer = "catalog-api.catalog.svc.cluster.local";
+            engine.ingest(client_span("web", "storefront", peer, at, failed));
         }
         engine
             .analyze()
@@ -749,28 +747,14 @@ mod policy_direction_tests {
 
 #[cfg(test)]
 mod partition_tests {
+    use super::fixtures::{event, restart, snapshot};
     use super::*;
-    use tapio_domain::{partition_of, EntitySnapshot, Timestamp};
-
-    fn restart(namespace: &str) -> Observation {
-        Observation::Event(Event {
-            id: EventId::derive(Source::Kubeapi, namespace.as_bytes(), "restart"),
-            at: Timestamp::from_second(1_800_000_000).unwrap(),
-            source: Source::Kubeapi,
-            kind: EventKind::ContainerRestarted {
-                container: "api".to_owned(),
-                restarts: 1,
-            },
-            severity: Severity::Warning,
-            entity: EntityRef::new(EntityKind::Pod, Some(namespace), "api"),
-            node: None,
-            raw: RawRef::default(),
-        })
-    }
+    use tapio_domain::partition_of;
 
     #[test]
     fn a_partition_keeps_all_topology_and_changes_but_only_its_own_evidence() {
         let count = 3;
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
         let ours = (0..50)
             .map(|i| format!("team-{i}"))
             .find(|ns| partition_of(ns, count) == 0)
@@ -781,65 +765,42 @@ mod partition_tests {
             .unwrap();
         let mut engine = Engine::for_partition(Partition { index: 0, count });
         for ns in [&ours, &theirs] {
-            let pod = EntityRef::new(EntityKind::Pod, Some(ns), "api");
-            engine.ingest(Observation::Entity(EntitySnapshot::bare(
-                Timestamp::from_second(1_800_000_000).unwrap(),
-                pod,
-            )));
-            engine.ingest(restart(ns));
+            engine.ingest(snapshot(at, EntityKind::Pod, ns, "api", &[], &[]));
+            engine.ingest(restart(ns, "api", at, 1));
         }
-        let change = Observation::Event(Event {
-            kind: EventKind::ConfigChanged {
+        engine.ingest(event(
+            at,
+            EventKind::ConfigChanged {
                 keys: vec!["K".to_owned()],
             },
-            ..match restart(&theirs) {
-                Observation::Event(e) => e,
-                _ => unreachable!(),
-            }
-        });
-        engine.ingest(change);
+            EntityRef::new(EntityKind::Pod, Some(&theirs), "api"),
+        ));
         let stats = engine.stats();
         assert_eq!(stats.entities, 2, "both namespaces' topology");
         assert_eq!(stats.events, 2, "our restart and their change");
         assert_eq!(stats.elsewhere, 1, "their restart");
         // One partition analyses everything.
         let mut whole = Engine::new();
-        whole.ingest(restart(&theirs));
+        whole.ingest(restart(&theirs, "api", at, 1));
         assert_eq!((whole.stats().events, whole.stats().elsewhere), (1, 0));
     }
 }
 
 #[cfg(test)]
 mod retention_tests {
+    use super::fixtures::{restart, snapshot};
     use super::*;
-    use tapio_domain::{EntitySnapshot, MetricSample};
-
-    fn restart(at: Timestamp, n: i64) -> Observation {
-        Observation::Event(Event {
-            id: EventId::derive(Source::Kubeapi, format!("restart {n}").as_bytes(), ""),
-            at,
-            source: Source::Kubeapi,
-            kind: EventKind::ContainerRestarted {
-                container: "api".to_owned(),
-                restarts: n as i32,
-            },
-            severity: Severity::Warning,
-            entity: EntityRef::new(EntityKind::Pod, Some("shop"), "api-1"),
-            node: None,
-            raw: RawRef::default(),
-        })
-    }
+    use tapio_domain::MetricSample;
 
     /// 30 hours of a pod's restarts, metric points and status changes, one every 10 minutes.
     fn thirty_hours(engine: &mut Engine, t0: Timestamp) {
         for n in 0..180 {
             let at = t0 + SignedDuration::from_mins(10 * n);
-            let pod = EntityRef::new(EntityKind::Pod, Some("shop"), "api-1");
-            engine.ingest(Observation::Entity(EntitySnapshot::bare(at, pod.clone())));
-            engine.ingest(restart(at, n));
+            engine.ingest(snapshot(at, EntityKind::Pod, "shop", "api-1", &[], &[]));
+            engine.ingest(restart("shop", "api-1", at, n as i32));
             engine.ingest(Observation::Metric(MetricSample {
                 at,
-                entity: pod,
+                entity: EntityRef::new(EntityKind::Pod, Some("shop"), "api-1"),
                 service: None,
                 name: "container_memory_working_set_bytes".to_owned(),
                 value: 1e8,
@@ -868,7 +829,7 @@ mod retention_tests {
         let pod = EntityRef::new(EntityKind::Pod, Some("shop"), "api-1").key();
         assert!(engine.topology.version_at(&pod, latest).is_some());
         // An event from before the horizon that arrives now is not taken in.
-        engine.ingest(restart(t0, 1000));
+        engine.ingest(restart("shop", "api-1", t0, 1000));
         assert_eq!((engine.timeline.len(), engine.stats().expired), (145, 36));
     }
 
@@ -877,7 +838,12 @@ mod retention_tests {
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let mut engine = Engine::new();
         thirty_hours(&mut engine, t0);
-        engine.ingest(restart("2099-01-01T00:00:00Z".parse().unwrap(), 9999));
+        engine.ingest(restart(
+            "shop",
+            "api-1",
+            "2099-01-01T00:00:00Z".parse().unwrap(),
+            9999,
+        ));
         engine.analyze();
         assert_eq!(engine.timeline.len(), 181, "nothing forgotten");
         assert_eq!(engine.stats().expired, 0);
