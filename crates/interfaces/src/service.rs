@@ -265,41 +265,35 @@ pub async fn run(options: ServiceOptions) -> Result<InsightReport> {
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                 },
             };
-            if !notifier.is_empty() {
+            last = report;
+            dirty = false;
+        }
+        // The cluster's view: this partition's insights and the other partitions', renewed
+        // after an analysis or when the insights stream brought something.
+        let analysing = (consumed > 0).then_some(options.partition);
+        let merged = {
+            let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
+            (analysing_now || all.version != cluster_seen).then(|| {
+                cluster_seen = all.version;
+                with_other_partitions(&last.insights, &all, analysing)
+            })
+        };
+        if let Some(merged) = merged {
+            if analysing_now && !notifier.is_empty() {
                 // An incident another partition also reports, or explains, is announced
                 // once: by the partition whose copy the cluster's view keeps.
-                let ours: Vec<Insight> = {
-                    let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
-                    let mine = Some(options.partition);
-                    with_other_partitions(&report.insights, &all, mine)
-                        .into_iter()
-                        .filter_map(|(p, i)| (p == mine).then_some(i))
-                        .collect()
-                };
+                let ours: Vec<Insight> = merged
+                    .iter()
+                    .filter(|(p, _)| *p == analysing)
+                    .map(|(_, i)| i.clone())
+                    .collect();
                 for e in notifier.offer(&ours).await {
                     eprintln!("correlation-service: alert not delivered: {e}");
                 }
                 metrics.alerts(notifier.stats);
             }
-            last = report;
-            dirty = false;
-        }
-        // The API's view: this partition's insights and the other partitions', renewed
-        // after an analysis or when the insights stream brought something.
-        let view = {
-            let all = cluster.lock().unwrap_or_else(|e| e.into_inner());
-            (analysing_now || all.version != cluster_seen).then(|| {
-                cluster_seen = all.version;
-                let analysing = (consumed > 0).then_some(options.partition);
-                with_other_partitions(&last.insights, &all, analysing)
-                    .into_iter()
-                    .map(|(_, i)| i)
-                    .collect()
-            })
-        };
-        if let Some(insights) = view {
             let view = InsightReport {
-                insights,
+                insights: merged.into_iter().map(|(_, i)| i).collect(),
                 stats: last.stats.clone(),
             };
             let changed: Vec<Insight> = news.changed(&view.insights).into_iter().cloned().collect();
