@@ -193,6 +193,16 @@ pub fn partition_filters(partitions: u32, partition: u32) -> Vec<String> {
 /// Name of the priority group the replicas of one partition pull in.
 const REPLICA_GROUP: &str = "replicas";
 
+/// The subject a cluster's insights are published on.
+fn insights_subject(cluster: &str) -> String {
+    format!("tapio.insights.{}", token(cluster))
+}
+
+/// The subject a cluster's partitions publish their current sets of insights on.
+fn current_sets_subject(cluster: &str) -> String {
+    format!("{}.current", insights_subject(cluster))
+}
+
 /// The content-derived message id that lets JetStream drop a retried publish.
 pub fn message_id(payload: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(payload))
@@ -428,8 +438,9 @@ pub struct NatsSubscriber {
     name: String,
     /// The partition consumed.
     partition: u32,
-    /// Content hash of each insight of the partition's current analysis, as last published.
-    published: std::collections::HashMap<String, u128>,
+    /// Content id ([`message_id`]) of each insight of the partition's current analysis, as
+    /// last published.
+    published: std::collections::HashMap<String, String>,
     /// Ids of the insights of the analysis last published (none published yet: `None`).
     current: Option<Vec<String>>,
     consumer: jetstream::consumer::Consumer<pull::Config>,
@@ -663,17 +674,17 @@ impl NatsSubscriber {
     /// comes back to an earlier content is still stored. Returns how many insights it
     /// published.
     pub async fn publish_analysis(&mut self, insights: &[Insight]) -> Result<u64, BusError> {
-        let subject = format!("tapio.insights.{}", token(&self.cfg.cluster));
         let mut sent = 0;
         for insight in insights {
             let payload = serde_json::to_vec(insight).map_err(|e| nats_err("cannot encode", e))?;
-            let hash = xxhash_rust::xxh3::xxh3_128(&payload);
-            if self.published.get(&insight.id) == Some(&hash) {
+            let content = message_id(&payload);
+            if self.published.get(&insight.id) == Some(&content) {
                 continue;
             }
-            let id = format!("{}@{hash:032x}@{}", insight.id, self.last_stream_sequence);
-            self.publish_marked(subject.clone(), &id, payload).await?;
-            self.published.insert(insight.id.clone(), hash);
+            let id = format!("{}@{content}@{}", insight.id, self.last_stream_sequence);
+            let subject = insights_subject(&self.cfg.cluster);
+            self.publish_marked(subject, &id, payload).await?;
+            self.published.insert(insight.id.clone(), content);
             sent += 1;
         }
         let ids: Vec<String> = insights.iter().map(|i| i.id.clone()).collect();
@@ -689,8 +700,8 @@ impl NatsSubscriber {
                 message_id(&payload),
                 self.last_stream_sequence
             );
-            self.publish_marked(format!("{subject}.current"), &id, payload)
-                .await?;
+            let subject = current_sets_subject(&self.cfg.cluster);
+            self.publish_marked(subject, &id, payload).await?;
             // An insight that leaves the analysis is published again if it comes back.
             self.published.retain(|id, _| set.insights.contains(id));
             self.current = Some(set.insights);
@@ -752,6 +763,8 @@ pub enum InsightMessage {
 /// are skipped.
 pub struct InsightFollower {
     messages: pull::Ordered,
+    /// The subject of the partitions' current sets (the rest are insights).
+    current_sets: String,
 }
 
 impl InsightFollower {
@@ -763,10 +776,10 @@ impl InsightFollower {
             .get_stream(&cfg.insights_stream)
             .await
             .map_err(|e| nats_err("cannot open the insights stream", e))?;
-        let subject = format!("tapio.insights.{}", token(&cfg.cluster));
+        let current_sets = current_sets_subject(&cfg.cluster);
         let messages = stream
             .create_consumer(pull::OrderedConfig {
-                filter_subjects: vec![subject.clone(), format!("{subject}.current")],
+                filter_subjects: vec![insights_subject(&cfg.cluster), current_sets.clone()],
                 deliver_policy: DeliverPolicy::All,
                 ..Default::default()
             })
@@ -775,7 +788,10 @@ impl InsightFollower {
             .messages()
             .await
             .map_err(|e| nats_err("cannot follow the insights stream", e))?;
-        Ok(Self { messages })
+        Ok(Self {
+            messages,
+            current_sets,
+        })
     }
 
     /// The next message published; `None` when the stream ends (the connection is gone).
@@ -785,7 +801,7 @@ impl InsightFollower {
                 Ok(m) => m,
                 Err(e) => return Some(Err(nats_err("cannot follow the insights stream", e))),
             };
-            if message.subject.ends_with(".current") {
+            if message.subject.as_str() == self.current_sets {
                 if let Ok(set) = serde_json::from_slice(&message.payload) {
                     return Some(Ok(InsightMessage::Current(set)));
                 }
