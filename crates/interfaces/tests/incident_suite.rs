@@ -3,6 +3,8 @@
 //! rank 1 (an accepted kind naming an accepted entity), noise must give no insight at
 //! confidence 0.5 or more, and Secret values must never appear in the output.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -185,14 +187,6 @@ fn delivered_to(o: &tapio_domain::Observation, count: u32) -> Vec<u32> {
     }
 }
 
-/// (root cause kind, entity) of each insight, best first.
-fn roots(insights: &[Insight]) -> Vec<String> {
-    insights
-        .iter()
-        .map(|i| format!("{:?} {}", i.root_cause.kind, i.root_cause.entity))
-        .collect()
-}
-
 /// Every recording of the suite analysed by 2 and by 3 partitions, each fed what the bus
 /// delivers to it, as `correlation-service` replicas are: together (merged as every
 /// replica's API merges them) they must name the root causes one process names, in its
@@ -232,12 +226,12 @@ fn partitions_find_the_root_causes_one_process_finds() {
             .into_iter()
             .map(|(_, i)| i)
             .collect();
-            if roots(&single) != roots(&union) {
+            if support::roots(&single) != support::roots(&union) {
                 differences.push(format!(
                     "{} with {count} partitions: {:?} instead of {:?}",
                     case.file,
-                    roots(&union),
-                    roots(&single)
+                    support::roots(&union),
+                    support::roots(&single)
                 ));
             }
         }

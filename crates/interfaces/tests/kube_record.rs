@@ -91,10 +91,7 @@ fn list_kind(path: &str) -> &'static str {
     }
 }
 
-async fn api(
-    State(state): State<std::sync::Arc<std::sync::Mutex<Collections>>>,
-    req: Request,
-) -> Response {
+async fn api(State(state): State<Script>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
     // The kubelet, through the API server's node proxy.
     if path == "/api/v1/nodes/node-1/proxy/stats/summary" {
@@ -148,6 +145,20 @@ async fn api(
         .unwrap()
 }
 
+/// What the list/watch test server serves, to be played again.
+type Script = std::sync::Arc<std::sync::Mutex<Collections>>;
+
+/// The list/watch test server playing `collections()`, a temporary directory
+/// (`tapio-<name>-<pid>`) and a kubeconfig in it that points at the server.
+fn list_watch_server(name: &str) -> (Script, std::path::PathBuf, std::path::PathBuf) {
+    let state: Script = std::sync::Arc::new(std::sync::Mutex::new(collections()));
+    let port = support::serve_router(axum::Router::new().fallback(api).with_state(state.clone()));
+    let dir = std::env::temp_dir().join(format!("tapio-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = support::kubeconfig(&dir, port);
+    (state, dir, kubeconfig)
+}
+
 /// What an analysis concluded: pattern, root entity and symptom entity of each insight.
 fn conclusions(
     r: &InsightReport,
@@ -193,12 +204,7 @@ fn run_with_a_nats_pipeline_gives_the_correlation_service_what_one_process_concl
     let Some(nats) = support::NatsServer::start("run-pipeline") else {
         return;
     };
-    let state = std::sync::Arc::new(std::sync::Mutex::new(collections()));
-    let script = state.clone();
-    let port = support::serve_router(axum::Router::new().fallback(api).with_state(state));
-    let dir = std::env::temp_dir().join(format!("tapio-run-pipeline-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = support::kubeconfig(&dir, port);
+    let (script, dir, kubeconfig) = list_watch_server("run-pipeline");
     // The live collectors publish to NATS instead of analysing.
     run_live(&kubeconfig, &["--pipeline", &nats.url()]);
     let service = support::succeed(
@@ -225,12 +231,7 @@ fn run_with_a_nats_pipeline_gives_the_correlation_service_what_one_process_concl
 
 #[test]
 fn record_against_a_list_watch_server_analyses_to_the_played_incident() {
-    let state = std::sync::Arc::new(std::sync::Mutex::new(collections()));
-    let script = state.clone();
-    let port = support::serve_router(axum::Router::new().fallback(api).with_state(state));
-    let dir = std::env::temp_dir().join(format!("tapio-record-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = support::kubeconfig(&dir, port);
+    let (script, dir, kubeconfig) = list_watch_server("record");
     let out = dir.join("recorded.jsonl");
     let record = support::succeed(
         Command::new(env!("CARGO_BIN_EXE_tapio"))

@@ -484,14 +484,6 @@ fn standby_takes_over(name: &str, signal: libc::c_int, failover_after: u32) {
     assert_eq!(report.stats.events, local.stats.events);
 }
 
-/// (root cause kind, entity) of each insight, in order.
-fn roots(insights: &[tapio_domain::Insight]) -> Vec<String> {
-    insights
-        .iter()
-        .map(|i| format!("{:?} {}", i.root_cause.kind, i.root_cause.entity))
-        .collect()
-}
-
 /// Incidents that cross partitions (with 3: a cascade through two namespaces, a noisy
 /// neighbour in another namespace than its victims, an outside API failing for callers in
 /// two namespaces) through real replicas: every replica's API lists the root causes one
@@ -509,7 +501,7 @@ fn replicas_of_three_partitions_list_what_one_process_finds_for_incidents_across
             return;
         };
         let url = nats.url();
-        let want = roots(&analyse_locally(&recording).insights);
+        let want = support::roots(&analyse_locally(&recording).insights);
         publish(recording.to_str().unwrap(), &url, 3);
         let token = "across";
         let replicas: Vec<support::CorrelationService> = (0..3)
@@ -524,7 +516,7 @@ fn replicas_of_three_partitions_list_what_one_process_finds_for_incidents_across
                 let (status, body) = support::http_get(port, "/api/v1/insights", Some(token));
                 status == 200
                     && serde_json::from_str::<InsightReport>(&body)
-                        .is_ok_and(|r| roots(&r.insights) == want)
+                        .is_ok_and(|r| support::roots(&r.insights) == want)
             });
         }
     }
@@ -548,7 +540,7 @@ fn a_replica_that_takes_over_does_not_announce_again_what_was_announced() {
     let (sink, got) = support::alert_receiver();
     let alertmanager = format!("http://127.0.0.1:{sink}");
     let alerting = ["--alertmanager", alertmanager.as_str()];
-    let roots = || -> Vec<String> {
+    let announced_roots = || -> Vec<String> {
         got.lock()
             .unwrap()
             .iter()
@@ -561,7 +553,7 @@ fn a_replica_that_takes_over_does_not_announce_again_what_was_announced() {
     let ports = [support::free_port(), support::free_port()];
     let mut first = serving(&url, 1, 0, ports[0], 2, &alerting);
     wait_until("the first replica announces the incident", || {
-        roots().len() == 1
+        announced_roots().len() == 1
     });
     let second = serving(&url, 1, 0, ports[1], 2, &alerting);
     assert!(support::wait_for_port(ports[1], Duration::from_secs(20)));
@@ -583,7 +575,7 @@ fn a_replica_that_takes_over_does_not_announce_again_what_was_announced() {
         lists(ports[1], 2)
     });
     // It offered that analysis' alerts before its API showed it: each incident once.
-    let mut announced = roots();
+    let mut announced = announced_roots();
     announced.sort();
     assert_eq!(
         announced,

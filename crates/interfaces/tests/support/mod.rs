@@ -305,3 +305,11 @@ pub fn alert_receiver() -> (u16, Received) {
         .route("/slack", keep("slack", got.clone()));
     (serve_router(app), got)
 }
+
+/// (root cause kind, entity) of each insight, in order: what an analysis concluded.
+pub fn roots(insights: &[tapio_domain::Insight]) -> Vec<String> {
+    insights
+        .iter()
+        .map(|i| format!("{:?} {}", i.root_cause.kind, i.root_cause.entity))
+        .collect()
+}
