@@ -214,10 +214,7 @@ def config_secret_rotation():
     led.rollout(add(t_rl, 0.05), [N[2]], new_pods_ok=False, on_new_pod=fail, until=end)
     # healthy rollout elsewhere
     healthy_image_bump(c, sf, T("2026-04-02T09:16:20.530+00:00"), "ghcr.io/acme-shop/storefront:5.2.1", [N[0], N[2]])
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "config-secret", "SecretChange", ("Secret", "payments", "ledger-db"),
            ["SecretChange"], "Deployment/ledger",
            "Secret password rotated by external-secrets; Reloader adds STAKATER_LEDGER_DB_SECRET env -> rollout; new "
@@ -283,10 +280,7 @@ def config_live_reload():
         kit.liveness_kill(p, add(t_fail, 9.3), "HTTP probe failed with statuscode: 503", end, code=143,
                                 exit_after=0.6)
         crash_forever(c, p, end, lambda: c.rng.uniform(0.3, 0.7), "Error", 1, lambda r, tf: fatal)
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "config-secret", "ConfigChange", ("ConfigMap", "orders", "order-router-config"),
            ["ConfigChange"], "Deployment/order-router",
            "router.yaml edited (backoff 200ms -> 200) with no rollout; the kubelet syncs the mounted file 40-95 s "
@@ -400,10 +394,7 @@ def probe_readiness_path():
     api.rollout(add(t0, 0.05), [N[1]], new_pods_ok=False, on_new_pod=fail, until=end)
     healthy_image_bump(c, img, T("2026-04-06T11:27:31.118+00:00"), "ghcr.io/acme-shop/image-resizer:1.3.0",
                        [N[0], N[2]], manager="helm", hiccup=0)
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "probe-spec", "ProbeMisconfig", ("Deployment", "catalog", "catalog-api"),
            ["ProbeMisconfig", "SpecChange"], "Deployment/catalog-api",
            "helm upgrade changes readinessProbe path /healthz -> /readyz (the app serves /healthz only): the new pod "
@@ -457,10 +448,7 @@ def probe_liveness_delay():
     api.rollout(add(t0, 0.05), [N[1]], new_pods_ok=False, on_new_pod=fail, until=end)
     # decoy: suggest scaled 2 -> 3 by hand, healthy
     sug.scale(T("2026-04-07T07:55:02.610+00:00"), 3, [N[0]])
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 90.0)
+    kit.settle(c, 90.0)
     expect(name, "probe-spec", "ProbeMisconfig", ("Deployment", "search", "search-api"),
            ["ProbeMisconfig", "SpecChange"], "Deployment/search-api",
            "livenessProbe initialDelaySeconds 60 -> 5 on a JVM that needs ~45 s to listen: liveness 'connection "
@@ -493,10 +481,7 @@ def image_change_panic():
         crash_forever(c, p, end, lambda: c.rng.uniform(0.4, 0.9), "Error", 2, lambda r, tf: msg)
     api.rollout(add(t0, 0.05), [N[0]], new_pods_ok=False, on_new_pod=fail, until=end, pull=True)
     healthy_image_bump(c, sf, T("2026-04-08T13:10:02.777+00:00"), "ghcr.io/acme-shop/storefront:5.2.1", [N[2], N[1]])
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "probe-spec", "ImageChange", ("Deployment", "payments", "payments-api"),
            ["ImageChange", "ApplicationError"], "Deployment/payments-api",
            "Argo CD rolls payments-api 2.11.4 -> 2.12.0; the new image panics (nil pointer, exit 2) within a second -> "
@@ -548,10 +533,7 @@ def memory_limit_lowered():
     t_d = T("2026-04-09T10:06:40.010+00:00")
     rollout_restart(feat, t_d)
     feat.rollout(add(t_d, 0.05), [N[2], N[0]])
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 60.0)
+    kit.settle(c, 60.0)
     expect(name, "memory", "MemoryLimit", ("Deployment", "reco", "recommender"), ["MemoryLimit"],
            "Deployment/recommender",
            "Argo CD applies limits.memory 1Gi -> 512Mi; the new pod loads its ~640 MiB model and is OOMKilled "
@@ -822,10 +804,7 @@ def node_memory_noisy_neighbour():
     kit.node_update(c, victim_node, add(t_ok, 0.8), heartbeat=False, taints_remove=["node.kubernetes.io/memory-pressure"])
     # decoy: payments-api config edit without restart
     c.edit_configmap(add(c.start, 200), h["api_cm"], {"LOG_LEVEL": "debug"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 90.0)
+    kit.settle(c, 90.0)
     expect(name, "node-pressure", "MemoryLeak", ("Deployment", "analytics", "report-builder"),
            ["MemoryLeak", "NodeMemoryPressure"], "Deployment/cache-warmer",
            "report-builder (no memory limit, request 256Mi) grows ~640 MiB/min on %s until node memory.available < "
@@ -1115,10 +1094,7 @@ def dns_upstream_servfail():
             kit.export_spans(c, add(st, 5), p, spans)
         t = add(t, 30)
     c.edit_configmap(add(c.start, 130), h["ledger_cm"], {"CONSUMER_GROUP": "ledger-v2"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "dns", "DnsFailure", ("Service", "kube-system", "kube-dns"), ["DnsFailure"], "Deployment/payments-api",
            "the VPC resolver behind CoreDNS stops answering: lookups of api.psp.example.net from the payments-api pod "
            "IPs return SERVFAIL (2 s) / TIMEOUT for 9 min (cluster-internal names fine; the search-path NXDOMAINs "
@@ -1188,10 +1164,7 @@ def dependency_down():
         t = add(t, 30)
     # callers go unready too? no: their readiness does not check downstreams (realistic default)
     c.edit_configmap(add(c.start, 120), h["api_cm"], {"LOG_LEVEL": "debug"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "dependency", "DependencyFailure", ("Deployment", "payments", "ledger"),
            ["DependencyFailure"], "Deployment/checkout",
            "ledger's database stops accepting connections (outside the cluster): ledger readiness 503 on both pods from "
@@ -1244,10 +1217,7 @@ def netpol_egress():
             ts = add(ts, 10 + c.rng.uniform(-0.5, 0.5))
             k += 1
         kit.probe_failures(p, add(t0, 6 + i * 2), end, "HTTP probe failed with statuscode: 503")
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "networkpolicy", "NetworkPolicy", ("NetworkPolicy", "payments", "ledger-egress"), ["NetworkPolicy"],
            "Deployment/ledger",
            "a new egress NetworkPolicy selects the ledger pods and allows only DNS and Kafka (9098), not Postgres 5432: "
@@ -1360,10 +1330,7 @@ def pvc_story(name, seed, start, variant):
             k += 1
             tp = add(tp, 15 + c.rng.uniform(0, 0.3))
     c.edit_configmap(add(c.start, 60), h["ledger_cm"], {"GOMEMLIMIT": "220MiB"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     return rec
 
 
@@ -1464,10 +1431,7 @@ def scale_insufficient_cpu():
     wk.set_status(add(t0, 0.3))
     c.edit_configmap(add(c.start, 420), h["api_cm"], {"RATE_LIMIT_RPS": "220"})
     h["api"].scale(add(c.start, 500), 3, [N[0]])
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "scheduling", "ScaleChange", ("Deployment", "batch", "etl-worker"), ["ScaleChange", "Scheduling"],
            "Deployment/etl-worker",
            "kubectl scale etl-worker 3 -> 8 (1500m CPU request each); 5 new pods stay Pending: FailedScheduling "
@@ -1503,10 +1467,7 @@ def taint_blocks_rollout():
     kit.unschedulable(p, add(t1, 0.12), msg, [r for r in reps if r < end])
     led.rs_status(rs, add(t1, 0.2))
     c.edit_configmap(add(c.start, 40), h["api_cm"], {"LOG_LEVEL": "warn"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "taints", "Scheduling", ("Node", None, N[0].name), ["Scheduling"], "Deployment/ledger",
            "all three nodes get the taint dedicated=monitoring:NoSchedule (kubectl taint without a selector, visible only "
            "as Node spec.taints changes); 2.5 min later a routine ledger image bump creates a pod that stays Pending: "
@@ -1563,10 +1524,7 @@ def quota_exceeded():
         c.kube(tt, "MODIFIED", rs)
     c.defer(add(t0, 0.4), rsfail)
     c.edit_configmap(add(c.start, 90), h["ledger_cm"], {"DB_NAME": "ledger_v2"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "quota", "QuotaExceeded", ("ResourceQuota", "team-a", "compute-quota"), ["QuotaExceeded", "ScaleChange"],
            "Deployment/api",
            "api scaled 4 -> 7; two pods fit under requests.cpu=4, then the ReplicaSet controller's creates are rejected "
@@ -1628,10 +1586,7 @@ def missing_configmap_key():
             tt = add(tt, min(10 * 2 ** (k // 3), 60) + c.rng.uniform(0.5, 3))
     co.rollout(add(t1, 0.05), [N[2]], new_pods_ok=False, start_new=False, on_new_pod=fail, until=end)
     h["api"].scale(add(c.start, 520), 3, [N[0]])
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "missing-key", "ConfigChange", ("ConfigMap", "shop", "checkout-config"), ["ConfigChange"],
            "Deployment/checkout",
            "kubectl apply renames PAYMENTS_TIMEOUT -> PAYMENTS_TIMEOUT_MS in checkout-config, but the checkout Deployment "
@@ -1901,10 +1856,7 @@ def job_backoff():
         return tf, "Error", 1, msg % (u.minute % 10, u.second)
     run_job(c, job, app, t0, [N[1], N[2], N[0]], fail, 3)
     c.edit_configmap(add(c.start, 30), h["ledger_cm"], {"GOMEMLIMIT": "220MiB"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "job", "ApplicationError", ("Job", "billing", "billing-migrate-3-3-0"), ["ApplicationError"],
            "Job/billing-migrate-3-3-0",
            "helm pre-upgrade hook Job runs a schema migration that fails (exit 1, 'relation \"invoice_lines_v2\" already "
@@ -1984,10 +1936,7 @@ def cronjob_oom():
     c.edit_configmap(add(c.start, 800), h["ledger_cm"], {"GOMEMLIMIT": "220MiB"})
     rollout_restart(h["ledger"], add(c.start, 830))
     h["ledger"].rollout(add(c.start, 830.05), [N[2], N[0]])
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 300.0)
+    kit.settle(c, 300.0)
     # job pods for the pod-level memory: a finer sample of the node that runs them is not kept (5 min interval)
     expect(name, "job", "MemoryLimit", ("CronJob", "reports", "settlement-report"), ["MemoryLimit"],
            "CronJob/settlement-report",
@@ -2428,10 +2377,7 @@ def v2_dns_upstream_timeout():
             kit.export_spans(c, add(st, 11), p, spans, scope="opentelemetry.instrumentation.requests",
                              version="0.51b0", sdk=PY_SDK)
         t = add(t, 60)
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "dns", "DnsFailure", ("Service", "kube-system", "kube-dns"), ["DnsFailure"], "Deployment/notifier",
            "the VPC resolver behind CoreDNS drops forwarded queries for 7 min (ENI link-local pps allowance exceeded): "
            "every upstream lookup from the notifier pods (hooks.slack.com, api.sendgrid.com and their "
@@ -2543,10 +2489,7 @@ def v2_dependency_postgres_sts():
             200 if el >= 0 else int(61 + (el + 60) * 2.3))
         orders_db_metrics(c, db0, t, min(backends, 197))
         t = add(t, 60)
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "dependency", "DependencyFailure", ("StatefulSet", "orders", "orders-db"), ["DependencyFailure"],
            "Deployment/orders-api",
            "in-cluster Postgres (StatefulSet orders-db, pod orders-db-0) reaches max_connections (an ad-hoc analytics "
@@ -2595,10 +2538,7 @@ def v3_dependency_caller_bad_release():
     while t < end:
         orders_db_metrics(c, db0, t, 61 + (g.shash(str(int((t - c.start).total_seconds()) // 30)) % 7))
         t = add(t, 60)
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "dependency", "ImageChange", ("Deployment", "orders", "orders-api"), ["ImageChange"],
            "StatefulSet/orders-db",
            "orders-api 1.31.1 -> 1.32.0 (argocd) ships code that INSERTs a column the schema does not have: the new "
@@ -2689,10 +2629,7 @@ def v4_dependency_external_api_outage():
                 stripe_call(c, p, st, "POST /v1/renewals", "/v1/renewals", 200, bad,
                             "@opentelemetry/instrumentation-undici", "0.10.1", NODE_SDK)
         t = add(t, 40)
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 180.0)
+    kit.settle(c, 180.0)
     expect(name, "dependency", "DependencyFailure", ("ExternalService", None, STRIPE_HOST), ["DependencyFailure"],
            "Deployment/invoicer",
            "the external payment API api.stripe.com (outside the cluster) answers 503 api_error for ~6 min from T0: "
@@ -2766,10 +2703,7 @@ def v2_netpol_ingress():
         t = add(t, 30)
         k += 1
     c.edit_configmap(add(c.start, 500.2), sf_cm, {"THEME": "summer"}, manager="argocd-controller")
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "networkpolicy", "NetworkPolicy", ("NetworkPolicy", "catalog", "default-deny-ingress"), ["NetworkPolicy"],
            "Deployment/storefront",
            "a baseline default-deny INGRESS policy (podSelector {}, policyTypes [Ingress], no allow rules) is applied "
@@ -2898,10 +2832,7 @@ def v2_scale_sts_insufficient_memory():
                               "updatedReplicas": 3})
         c.kube(tt, "MODIFIED", sts)
     c.defer(add(tp, 0.2), st_op)
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "scheduling", "ScaleChange", ("StatefulSet", "data", "clickhouse"), ["ScaleChange", "Scheduling"],
            "StatefulSet/clickhouse",
            "kubectl scale statefulset clickhouse 2 -> 3 (9Gi memory request per replica, nodes have ~14.2Gi "
@@ -2992,10 +2923,7 @@ def v2_taint_noexecute():
         c.kube(tt, "MODIFIED", sts)
     c.defer(add(stuck.terminating, 0.05), lambda tt: st_op(tt, 2))
     c.edit_configmap(add(c.start, 60.7), h["api_cm"], {"LOG_LEVEL": "debug"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "taints", "Scheduling", ("Node", None, bad.name), ["Scheduling"], "StatefulSet/redis",
            "kubectl taint node %s maintenance=kernel-patch:NoExecute (instead of cordon + drain): the "
            "taint-eviction-controller evicts every pod there at once (TaintManagerEviction, DisruptionTarget "
@@ -3094,10 +3022,7 @@ def v2_quota_memory_rollout():
         c.kube(tt, "MODIFIED", api.obj)
     c.defer(add(t0, 0.45), dfail)
     c.edit_configmap(add(c.start, 520.3), h["ledger_cm"], {"KAFKA_TOPIC": "payments.settled.v3"})
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "quota", "QuotaExceeded", ("ResourceQuota", "reports", "reports-quota"), ["QuotaExceeded", "SpecChange"],
            "Deployment/report-api",
            "helm upgrade report-api 2.7.0 -> 2.8.0 raises limits.memory 1Gi -> 2Gi (requests 512Mi -> 1Gi); the "
@@ -3184,10 +3109,7 @@ def v2_missing_key_volume():
         p = ir.make_pod(ir.cur_rs, node, add(t1, 0.08 + i * 0.01))
         stuck(p, add(t1, 0.08 + i * 0.01))
     ir.set_status(add(t1, 0.3))
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "missing-key", "ConfigChange", ("ConfigMap", "billing", "invoice-templates"), ["ConfigChange"],
            "Deployment/invoice-renderer",
            "Argo CD syncs invoice-templates with the key invoice.html.tmpl renamed to invoice.gohtml, but the "
@@ -3279,10 +3201,7 @@ def v2_cni_aws_vpc():
         sandbox_fail(p, add(ts, 0.5))
         victims.append(p)
     th.set_status(add(t0, 0.3))
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     expect(name, "cni", "CniFailure", ("Node", None, bad.name), ["CniFailure"], "Deployment/thumbnailer",
            "Amazon VPC CNI (aws-node DaemonSet) on %s cannot get an address: the node's subnet is exhausted, ipamd's "
            "warm pool is empty. Every sandbox there fails: cni ADD error 'add cmd: failed to assign an IP address to "
@@ -3354,10 +3273,7 @@ def v2_etcd_leader_loss():
     # rollout started during the storm progresses only after it (the apiserver keeps serving reads)
     c.run_deferred()
     healthy_image_bump(c, sf, add(t0, 96.2), "ghcr.io/acme-shop/storefront:5.2.2", [N[0], N[2]])
-    c.run_deferred()
-    kit.node_heartbeats(c)
-    c.run_deferred()
-    kit.sample_kubelet(c, 360.0)
+    kit.settle(c, 360.0)
     # writes during an election fail: no kubeapi change is recorded inside an election window
     rec.items = [it for it in rec.items if not (it[2] == "kubeapi" and any(e <= it[0] < add(e, 4.5) for e in elections))]
     expect(name, "etcd", "EtcdDegraded", ("EtcdMember", None, "https://10.0.0.22:2379"), ["EtcdDegraded", "ControlPlane"],

@@ -391,6 +391,15 @@ def node_update(c, node, t, conds=None, taints_add=(), taints_remove=(), heartbe
     c.defer(t, op)
 
 
+def settle(c, kubelet_interval):
+    """Ends a story: what was deferred, the nodes' status heartbeats, and kubelet stats every
+    `kubelet_interval` seconds."""
+    c.run_deferred()
+    node_heartbeats(c)
+    c.run_deferred()
+    sample_kubelet(c, kubelet_interval)
+
+
 def node_heartbeats(c, every=300.0, skip=None):
     """nodeStatusReportFrequency: the kubelet re-posts an unchanged status every 5 minutes."""
     for i, n in enumerate(c.nodes):
