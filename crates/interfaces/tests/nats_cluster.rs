@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{example, free_port, wait_for_port};
+use support::{example, free_port, free_ports, wait_for_port};
 use tapio_domain::InsightReport;
 
 /// Three JetStream servers routed to each other; killed on drop.
@@ -34,8 +34,10 @@ impl Cluster {
             eprintln!("skipped: nats-server not installed");
             return None;
         }
-        let clients: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        // Six different ports: a route port equal to another server's would keep that
+        // server out of the cluster, and JetStream could not place three copies.
+        let ports = free_ports(6);
+        let (clients, routes) = (ports[..3].to_vec(), ports[3..].to_vec());
         let mut cluster = Self {
             clients: clients.clone(),
             servers: Vec::new(),

@@ -17,6 +17,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` different free loopback ports: all bound at once, then released (ports taken one
+/// after the other with `free_port` can repeat, and a server given a taken port fails).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
 /// Waits until `port` accepts connections, up to `limit`.
 pub fn wait_for_port(port: u16, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
